@@ -1,0 +1,1 @@
+"""The ``provenance`` command line: thin adapters over the library."""

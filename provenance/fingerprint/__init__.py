@@ -1,0 +1,1 @@
+"""Fingerprint stages: tokenizer (cheap, from token counts) and logits (against reference models)."""
