@@ -26,6 +26,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provenance.cli.db_cmd",
     "provenance.cli.setup_cmd",
     "provenance.cli.fingerprint_cmd",
+    "provenance.cli.report_cmd",
+    "provenance.cli.exchanges_cmd",
+    "provenance.cli.export_cmd",
+    "provenance.cli.prune_cmd",
 )
 
 
@@ -41,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser with every registered sub-command."""
     parser = _Parser(
         prog="provenance",
-        description="Which base model does an AI product really run on? Capture, fingerprint, report.",
+        description="Which base model does an AI product really run on? "
+        "Capture, fingerprint, report.",
     )
     parser.add_argument("--version", action="version", version=f"provenance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
