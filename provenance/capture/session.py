@@ -1,0 +1,397 @@
+"""One capture session: the store, writer and redactor of a proxy process, and one method per hook.
+
+The addon (``addons/capture.py``) is a thin shell that forwards mitmproxy's events here. Contract:
+
+- No method raises into mitmproxy: each hook is guarded; a failure is counted, logged with its
+  exception type only (never a message that might quote traffic) and the flow passes unchanged.
+- Bodies that must not be buffered (streams, unknown length, above the cap) go through a
+  :class:`~provenance.capture.tee.StreamTee` set in ``requestheaders``/``responseheaders``.
+- ``response``/``error`` build the :class:`~provenance.records.RawExchange`, run ``extract`` on the
+  event loop (cheap, bounded by the body cap) and hand the record to the batched writer, which
+  writes in its own thread. ``submit`` never blocks; when its buffer is full the record is dropped
+  and counted (``dropped``), so a stalled store never stalls the proxy.
+- :meth:`close` records flows still in flight (with an error), flushes the writer and returns
+  the summary.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from provenance.capture.convert import raw_exchange_from_flow
+from provenance.capture.options import CaptureOptions
+from provenance.capture.tee import (
+    LARGE,
+    StreamTee,
+    request_stream_reason,
+    response_stream_reason,
+)
+from provenance.records import ExchangeRecord, Origin, RawExchange, Usage
+
+if TYPE_CHECKING:
+    from mitmproxy import connection, http, tls
+
+logger = logging.getLogger("provenance.capture")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SHUTDOWN_ERROR = "proxy stopped before the exchange completed"
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """Counters of one session; ``as_dict`` is the body of ``provenance.capture/1`` JSON."""
+
+    exchanges: int = 0  # records built (completed, errored or cut off at shutdown)
+    submitted: int = 0  # accepted by the writer's buffer
+    dropped: int = 0  # refused by a full writer buffer
+    connection_errors: int = 0  # flows that ended in flow.error
+    incomplete: int = 0  # still in flight at shutdown, stored with an error
+    parse_errors: int = 0  # records with at least one parse error
+    hook_failures: int = 0  # exceptions caught in a hook (the flow passed unchanged)
+    written: int | None = None  # rows the writer committed (known after close)
+    write_failures: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data
+
+
+def _guarded(hook: F) -> F:
+    """Run a hook; count and log any exception instead of raising into mitmproxy."""
+
+    @functools.wraps(hook)
+    def wrapper(self: CaptureSession, *args: Any) -> Any:
+        try:
+            return hook(self, *args)
+        except Exception as exc:
+            self.stats.hook_failures += 1
+            logger.warning(
+                "provenance: %s failed (%s); the traffic passed unchanged",
+                hook.__name__,
+                type(exc).__name__,
+            )
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class CaptureSession:
+    """Per-process capture state. Build with :meth:`open` (opens the store once)."""
+
+    def __init__(
+        self,
+        options: CaptureOptions,
+        *,
+        store: Any,
+        writer: Any,
+        redactor: Any,
+        on_record: Callable[[ExchangeRecord], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.store = store
+        self.writer = writer
+        self.redactor = redactor
+        self.on_record = on_record
+        self.stats = CaptureStats()
+        self._live: dict[str, http.HTTPFlow] = {}
+        self._ja4: dict[str, str] = {}
+        self._closed = False
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        options: CaptureOptions,
+        *,
+        store: Any = None,
+        on_record: Callable[[ExchangeRecord], None] | None = None,
+    ) -> CaptureSession:
+        """Open the store (unless given), start the batched writer, load the redaction key.
+
+        Raises ``StoreError`` (exit 2) for a bad URL or an unwritable path.
+        """
+        from provenance.redact import Redactor
+        from provenance.store import BatchWriter
+
+        if store is None:
+            store = open_capture_store(options.db_url)
+        writer = BatchWriter(store)
+        return cls(
+            options,
+            store=store,
+            writer=writer,
+            redactor=Redactor.from_data_dir(),
+            on_record=on_record,
+        )
+
+    # -- hooks ---------------------------------------------------------------------------------
+    @_guarded
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Remember the flow; tee large or streamed uploads."""
+        if flow.request.method == "CONNECT":
+            return
+        self._live[flow.id] = flow
+        if flow.request.stream:  # another addon (or stream_large_bodies) decided already
+            return
+        reason = request_stream_reason(flow.request.headers, max_body=self.options.max_body)
+        if reason is not None:
+            flow.request.stream = StreamTee(
+                self._new_tap(flow, flow.request.headers, "request"), reason=reason
+            )
+
+    @_guarded
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """Tee streams, bodies of unknown length and large bodies; buffer the rest."""
+        resp = flow.response
+        if resp is None or flow.request.method == "CONNECT":
+            return
+        if callable(resp.stream):  # another addon's tee: leave it alone
+            return
+        reason = response_stream_reason(resp.headers, max_body=self.options.max_body)
+        if reason is None and resp.stream is True:  # mitmproxy's stream_large_bodies
+            reason = LARGE
+        if reason is not None:
+            resp.stream = StreamTee(self._new_tap(flow, resp.headers, "response"), reason=reason)
+
+    @_guarded
+    def response(self, flow: http.HTTPFlow) -> None:
+        """A completed exchange: extract and submit it."""
+        if flow.request.method == "CONNECT" or flow.websocket is not None:
+            self._live.pop(flow.id, None)
+            return
+        self._record(flow, error=None)
+
+    @_guarded
+    def error(self, flow: http.HTTPFlow) -> None:
+        """A dropped connection or protocol error: stored too, with ``error`` set."""
+        if flow.request.method == "CONNECT":
+            self._live.pop(flow.id, None)
+            return
+        self.stats.connection_errors += 1
+        self._record(flow, error=(flow.error.msg if flow.error else None) or "connection error")
+
+    @_guarded
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        """Fingerprint the client's TLS ClientHello (JA4), kept per client connection."""
+        ja4 = client_ja4(data.client_hello)
+        if ja4:
+            self._ja4[data.context.client.id] = ja4
+
+    @_guarded
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._ja4.pop(client.id, None)
+
+    # -- shutdown ------------------------------------------------------------------------------
+    def close(self, timeout: float | None = 30.0) -> CaptureStats:
+        """Record flows still in flight, flush the writer (every submitted record), return stats.
+
+        Safe to call twice; never raises.
+        """
+        if self._closed:
+            return self.stats
+        self._closed = True
+        for flow in list(self._live.values()):
+            self.stats.incomplete += 1
+            try:
+                self._record(flow, error=SHUTDOWN_ERROR)
+            except Exception as exc:
+                self.stats.hook_failures += 1
+                logger.warning(
+                    "provenance: recording an unfinished flow failed (%s)", type(exc).__name__
+                )
+        self._live.clear()
+        try:
+            wstats = self.writer.close(timeout)
+        except Exception as exc:
+            logger.warning("provenance: closing the store writer failed (%s)", type(exc).__name__)
+            wstats = None
+        if wstats is not None:
+            self.stats.written = _first_attr(wstats, "written", "records_written", "committed")
+            self.stats.write_failures = _first_attr(wstats, "failed", "failures", "errors")
+            dropped = _first_attr(wstats, "dropped")
+            if dropped is not None:
+                self.stats.dropped = max(self.stats.dropped, dropped)
+        return self.stats
+
+    # -- internals -----------------------------------------------------------------------------
+    def _new_tap(self, flow: http.HTTPFlow, headers: Any, role: str) -> Any:
+        from provenance.extract import BodyTap
+
+        return BodyTap(
+            content_type=headers.get("content-type"),
+            content_encoding=headers.get("content-encoding"),
+            role=role,
+            max_body=self.options.max_body,
+            url=flow.request.url,
+        )
+
+    def _record(self, flow: http.HTTPFlow, *, error: str | None) -> None:
+        self._live.pop(flow.id, None)
+        req_tee = flow.request.stream if isinstance(flow.request.stream, StreamTee) else None
+        resp = flow.response
+        resp_tee = resp.stream if resp is not None and isinstance(resp.stream, StreamTee) else None
+        raw = raw_exchange_from_flow(
+            flow,
+            origin=Origin.LIVE,
+            product=self.options.product,
+            client_ja4=self._ja4.get(flow.client_conn.id),
+            request_teed=req_tee is not None,
+            response_teed=resp_tee is not None,
+            streamed=resp_tee is not None and resp_tee.reason != LARGE,
+            error=error,
+        )
+        request_tap = req_tee.finish() if req_tee is not None else None
+        response_tap = resp_tee.finish() if resp_tee is not None else None
+        record = self.extract(raw, request_tap=request_tap, response_tap=response_tap)
+        for tee in (req_tee, resp_tee):
+            if tee is not None and tee.failure:
+                record.parse_errors.append(tee.failure)
+        if resp_tee is not None and not resp_tee.ended and error is None:
+            record.parse_errors.append("response stream ended without its final chunk")
+        self.submit(record)
+
+    def extract(
+        self, raw: RawExchange, *, request_tap: Any = None, response_tap: Any = None
+    ) -> ExchangeRecord:
+        """``provenance.extract.extract`` with this session's options; never raises."""
+        from provenance.extract import ExtractOptions, extract
+
+        try:
+            return extract(
+                raw,
+                redactor=self.redactor,
+                options=ExtractOptions(
+                    keep_bodies=self.options.keep_bodies, max_body=self.options.max_body
+                ),
+                request_tap=request_tap,
+                response_tap=response_tap,
+            )
+        except Exception as exc:  # extract() promises not to raise; keep the row if it does
+            logger.warning(
+                "provenance: extraction failed (%s); storing a bare row", type(exc).__name__
+            )
+            return bare_record(raw, self.redactor, f"extraction failed: {type(exc).__name__}")
+
+    def submit(self, record: ExchangeRecord) -> None:
+        self.stats.exchanges += 1
+        if record.parse_errors:
+            self.stats.parse_errors += 1
+        if self.writer.submit(record):
+            self.stats.submitted += 1
+        else:
+            self.stats.dropped += 1
+            if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
+                logger.warning(
+                    "provenance: the store is not keeping up; %d exchange(s) dropped so far",
+                    self.stats.dropped,
+                )
+        logger.info("provenance: %s", describe(record))
+        if self.on_record is not None:
+            self.on_record(record)
+
+
+def open_capture_store(db_url: str | None) -> Any:
+    """Open (creating and migrating if new) the store a capture writes to; ``StoreError`` if not."""
+    from provenance.store import open_store, resolve_db_url
+
+    return open_store(resolve_db_url(db_url), create=True)
+
+
+def client_ja4(client_hello: Any) -> str | None:
+    """JA4 of a mitmproxy ``ClientHello``, or None if ``provenance.tls`` is not available."""
+    try:
+        from provenance.tls import ja4_from_client_hello  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return ja4_from_client_hello(client_hello)
+
+
+def describe(record: ExchangeRecord) -> str:
+    """A one-line, already redacted summary of a stored exchange (for logs and the CLI)."""
+    ids: list[str] = []
+    for obs in record.observations:
+        if obs.model_id not in ids:
+            ids.append(obs.model_id)
+    status = "ERR" if record.error else (str(record.status) if record.status is not None else "---")
+    line = f"{status} {record.method} {record.host}{record.path}"
+    if ids:
+        line += "  model: " + ", ".join(ids[:4])
+    if record.error:
+        line += f"  ({record.error})"
+    return line
+
+
+def bare_record(raw: RawExchange, redactor: Any, reason: str) -> ExchangeRecord:
+    """A minimal, redacted record for an exchange extraction could not handle."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(raw.url)
+        host, port, scheme = parts.hostname or "", parts.port, parts.scheme
+        path = redactor.redact_url(parts.path + (f"?{parts.query}" if parts.query else ""))
+    except Exception:
+        host, port, scheme, path = "", None, "", "/"
+    return ExchangeRecord(
+        started_at=raw.started_at,
+        method=raw.method,
+        scheme=scheme,
+        host=host,
+        port=port,
+        path=path,
+        status=raw.status,
+        provider=None,
+        product=raw.product,
+        api=None,
+        content_type=None,
+        latency_ms=raw.latency_ms,
+        ttfb_ms=raw.ttfb_ms,
+        streamed=raw.streamed,
+        request_size=None,
+        response_size=None,
+        request_headers=[],
+        response_headers=[],
+        request_body=None,
+        response_body=None,
+        request_digest=None,
+        response_digest=None,
+        bodies_truncated=False,
+        usage=Usage(),
+        observations=[],
+        parse_errors=[reason],
+        origin=raw.origin,
+        http_version=raw.http_version,
+        client_ja4=raw.client_ja4,
+        error=raw.error,
+    )
+
+
+def _first_attr(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def summary_line(stats: CaptureStats, store: Any) -> str:
+    """One line saying what a finished session stored, e.g. for stderr at shutdown."""
+    stored = stats.written if stats.written is not None else stats.submitted
+    parts = [f"provenance: {stored} exchange(s) stored in {getattr(store, 'url', store)}"]
+    if stats.dropped:
+        parts.append(f"{stats.dropped} dropped (store too slow)")
+    if stats.write_failures:
+        parts.append(f"{stats.write_failures} failed to write")
+    if stats.connection_errors:
+        parts.append(f"{stats.connection_errors} with connection errors")
+    if stats.incomplete:
+        parts.append(f"{stats.incomplete} cut off at shutdown")
+    if stats.hook_failures:
+        parts.append(f"{stats.hook_failures} hook failure(s)")
+    return "; ".join(parts)

@@ -1,0 +1,530 @@
+"""A local stand-in AI provider for the demo and the end-to-end tests (loopback only).
+
+Routes (HTTP/1.1, optional TLS with a self-signed certificate):
+
+- ``POST /v1/chat/completions`` — OpenAI-compatible, JSON or SSE (``"stream": true``); usage in the
+  last SSE chunk when ``stream_options.include_usage`` is set, as OpenAI does.
+- ``POST /v1/messages`` — Anthropic messages, JSON or SSE events.
+- ``POST /aiserver.v1.ChatService/StreamUnifiedChatWithTools`` — Connect
+  (``application/connect+proto``) server stream: protobuf text frames, then an end-stream frame.
+- ``GET /v1/models`` — the served ids.
+
+It answers ``model`` like a real provider: aliases resolve to dated snapshots (``gpt-4o`` →
+``gpt-4o-2024-08-06``), any other id is echoed. The reply text echoes the last user message, so a
+test can plant strings in response bodies and streams too.
+
+Test controls, per request headers: ``x-standin-id`` (a key for :attr:`StandInProvider.sent`, the
+SHA-256 of the exact body bytes written), ``x-standin-encoding`` (``gzip``, ``deflate``, ``br``
+or ``zstd``: the stream is compressed incrementally and flushed per event) and
+``x-standin-pause: 1`` (after the first event the server sets :attr:`first_sent`, waits up
+to ``pause`` seconds for :attr:`release`, then sets :attr:`second_sending` before writing the rest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import ssl
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SERVED_ALIASES: dict[str, str] = {
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4.1": "gpt-4.1-2025-04-14",
+    "claude-sonnet-4-0": "claude-sonnet-4-20250514",
+    "claude-3-5-haiku-latest": "claude-3-5-haiku-20241022",
+}
+CONNECT_PATH = "/aiserver.v1.ChatService/StreamUnifiedChatWithTools"
+
+
+def served_model(requested: str) -> str:
+    """The id the stand-in reports for a requested id (a dated snapshot for known aliases)."""
+    return SERVED_ALIASES.get(requested, requested)
+
+
+# --------------------------------------------------------------------------- protobuf + Connect
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def pb_field(number: int, value: bytes | str | int) -> bytes:
+    """Encode one protobuf field: ints as varints, str/bytes as length-delimited."""
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return _varint((number << 3) | 2) + _varint(len(data)) + data
+
+
+def pb_strings(data: bytes) -> dict[int, list[bytes]]:
+    """Length-delimited fields of one message level (enough for the stand-in's needs)."""
+    fields: dict[int, list[bytes]] = {}
+    pos = 0
+    while pos < len(data):
+        key, pos = _read_varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = _read_varint(data, pos)
+        elif wire == 2:
+            size, pos = _read_varint(data, pos)
+            fields.setdefault(number, []).append(data[pos : pos + size])
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError("unsupported wire type")
+    return fields
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def connect_frame(payload: bytes, *, flags: int = 0) -> bytes:
+    """One Connect/gRPC envelope: flags byte, big-endian length, payload."""
+    return bytes([flags]) + len(payload).to_bytes(4, "big") + payload
+
+
+def connect_chat_request(model: str, text: str, *, api_key: str | None = None) -> bytes:
+    """A Connect-framed request shaped like a coding tool's chat call: the model id at field 5.1
+    (``model_details.model_name``), an optional bring-your-own key at 5.2, the prompt at 1.1."""
+    details = pb_field(1, model) + (pb_field(2, api_key) if api_key else b"")
+    message = pb_field(1, pb_field(1, text)) + pb_field(5, details)
+    return connect_frame(message)
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+def _encoder(name: str | None) -> Callable[[bytes, bool], bytes] | None:
+    """An incremental compressor ``(chunk, last) -> bytes`` that flushes every chunk."""
+    if not name:
+        return None
+    if name in ("gzip", "deflate"):
+        comp = zlib.compressobj(wbits=31 if name == "gzip" else 15)
+        return lambda b, last: (
+            comp.compress(b) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        )
+    if name == "br":
+        import brotli
+
+        bcomp = brotli.Compressor()
+        return lambda b, last: bcomp.process(b) + (bcomp.finish() if last else bcomp.flush())
+    if name == "zstd":
+        import zstandard
+
+        zcomp = zstandard.ZstdCompressor().compressobj()
+        return lambda b, last: (
+            zcomp.compress(b)
+            + zcomp.flush(
+                zstandard.COMPRESSOBJ_FLUSH_FINISH if last else zstandard.COMPRESSOBJ_FLUSH_BLOCK
+            )
+        )
+    raise ValueError(f"unknown encoding {name}")
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for msg in reversed(body.get("messages") or []):
+        if isinstance(msg, dict) and msg.get("role") == "user":
+            content = msg.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(body.get("input") or "")
+
+
+def _words(text: str) -> list[str]:
+    reply = f"Stand-in reply: {text}".split(" ")
+    return [w + " " for w in reply[:-1]] + [reply[-1]]
+
+
+def _sse(data: object, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def openai_events(body: dict[str, Any]) -> Iterator[bytes]:
+    model = served_model(str(body.get("model", "")))
+    created = int(time.time())
+    base = {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+    }
+    words = _words(_last_user_text(body))
+    yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+    for word in words:
+        yield _sse({**base, "choices": [{"index": 0, "delta": {"content": word}}]})
+    yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {
+            "prompt_tokens": 12,
+            "completion_tokens": len(words),
+            "total_tokens": 12 + len(words),
+            "prompt_tokens_details": {"cached_tokens": 0},
+        }
+        yield _sse({**base, "choices": [], "usage": usage})
+    yield _sse("[DONE]")
+
+
+def openai_json(body: dict[str, Any]) -> dict[str, Any]:
+    words = _words(_last_user_text(body))
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": served_model(str(body.get("model", ""))),
+        "system_fingerprint": "fp_standin",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "".join(words)},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": len(words),
+            "total_tokens": 12 + len(words),
+        },
+    }
+
+
+def anthropic_events(body: dict[str, Any]) -> Iterator[bytes]:
+    model = served_model(str(body.get("model", "")))
+    words = _words(_last_user_text(body))
+    msg = {
+        "id": "msg_standin",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 0},
+    }
+    yield _sse({"type": "message_start", "message": msg}, "message_start")
+    yield _sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        "content_block_start",
+    )
+    for word in words:
+        yield _sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": word},
+            },
+            "content_block_delta",
+        )
+    yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+    yield _sse(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": len(words)},
+        },
+        "message_delta",
+    )
+    yield _sse({"type": "message_stop"}, "message_stop")
+
+
+def anthropic_json(body: dict[str, Any]) -> dict[str, Any]:
+    words = _words(_last_user_text(body))
+    return {
+        "id": "msg_standin",
+        "type": "message",
+        "role": "assistant",
+        "model": served_model(str(body.get("model", ""))),
+        "content": [{"type": "text", "text": "".join(words)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": len(words)},
+    }
+
+
+def connect_frames(request: bytes) -> Iterator[bytes]:
+    text = ""
+    try:
+        fields = pb_strings(request[5:])
+        text = pb_strings(fields[1][0]).get(1, [b""])[0].decode("utf-8", "replace")
+    except (ValueError, KeyError, IndexError):
+        text = ""
+    for word in _words(text):
+        yield connect_frame(pb_field(1, word))
+    yield connect_frame(b"{}", flags=0x02)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """Write a self-signed certificate for ``host`` and ``localhost`` and its key; return paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "provenance stand-in")])
+    now = datetime.datetime.now(datetime.UTC)
+    sans: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    try:
+        sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        sans.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "standin-cert.pem", directory / "standin-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the proxy's logs
+        return
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] == "/v1/models":
+            data = [
+                {"id": m, "object": "model", "owned_by": "standin"} for m in SERVED_ALIASES.values()
+            ]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            raw = self._read_chunked()
+        else:
+            raw = self.rfile.read(length) if length else b""
+        provider = self.server.provider
+        provider.requests.append((self.command, self.path, list(self.headers.items()), raw))
+        path = self.path.split("?")[0]
+        if path == CONNECT_PATH:
+            self._stream("application/connect+proto", connect_frames(raw))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            self._json(400, {"error": {"message": "invalid JSON body"}})
+            return
+        if path.endswith("/chat/completions"):
+            if body.get("stream"):
+                self._stream("text/event-stream", openai_events(body))
+            else:
+                self._json(200, openai_json(body))
+        elif path.endswith("/messages"):
+            if body.get("stream"):
+                self._stream("text/event-stream", anthropic_events(body))
+            else:
+                self._json(200, anthropic_json(body))
+        else:
+            self._json(404, {"error": {"message": f"no route {path}"}})
+
+    def _read_chunked(self) -> bytes:
+        out = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += self.rfile.read(size)
+            self.rfile.readline()
+
+    def _json(self, status: int, doc: dict[str, Any]) -> None:
+        data = json.dumps(doc).encode()
+        encode = _encoder(self.headers.get("x-standin-encoding"))
+        if encode is not None:
+            data = encode(data, True)
+        self._record(data)
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        if encode is not None:
+            self.send_header("content-encoding", self.headers["x-standin-encoding"])
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self, data: bytes) -> None:
+        key = self.headers.get("x-standin-id")
+        if key:
+            self.server.provider.sent[key] = hashlib.sha256(data).hexdigest()
+
+    def _stream(self, content_type: str, events: Iterator[bytes]) -> None:
+        provider = self.server.provider
+        name = self.headers.get("x-standin-encoding")
+        encode = _encoder(name)
+        pause = self.headers.get("x-standin-pause") == "1"
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("cache-control", "no-cache")
+        if encode is not None:
+            self.send_header("content-encoding", str(name))
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        digest = hashlib.sha256()
+        items = list(events)
+        for index, event in enumerate(items):
+            data = encode(event, index == len(items) - 1) if encode is not None else event
+            if data:
+                digest.update(data)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            if pause and index == 0:
+                provider.first_sent.set()
+                provider.release.wait(provider.pause)
+                provider.second_sending.set()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        key = self.headers.get("x-standin-id")
+        if key:
+            provider.sent[key] = digest.hexdigest()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    provider: StandInProvider
+
+
+class StandInProvider:
+    """The stand-in server on ``host`` (loopback) and ``port`` (0: a free one), HTTP or HTTPS.
+
+    Use as a context manager, or :meth:`start`/:meth:`stop`. ``tls=True`` serves HTTPS with a
+    fresh self-signed certificate (:attr:`cert_path`, for clients that should trust it).
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False, pause: float = 5.0
+    ) -> None:
+        self.host = host
+        self.pause = pause
+        self.requests: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
+        self.sent: dict[str, str] = {}
+        self.first_sent = threading.Event()
+        self.release = threading.Event()
+        self.second_sending = threading.Event()
+        self.cert_path: Path | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._server = _Server((host, port), _Handler)
+        self._server.provider = self
+        if tls:
+            self._tmp = tempfile.TemporaryDirectory(prefix="provenance-standin-")
+            cert, key = self_signed_cert(Path(self._tmp.name), host)
+            self.cert_path = cert
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
+        self.port = int(self._server.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host:port`` (no path)."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def reset_pause(self) -> None:
+        """Re-arm the pause signals for another paused request."""
+        for event in (self.first_sent, self.release, self.second_sending):
+            event.clear()
+
+    def start(self) -> StandInProvider:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="standin-provider", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> StandInProvider:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:  # pragma: no cover - manual use: python -m provenance.demo_upstream
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the stand-in provider on loopback.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls", action="store_true")
+    args = parser.parse_args()
+    with StandInProvider(port=args.port, tls=args.tls) as provider:
+        print(f"stand-in provider at {provider.base_url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
