@@ -1,6 +1,6 @@
 """Fixtures shared by every test.
 
-- ``_provenance_home`` (autouse): ``PROVENANCE_HOME`` points at a fresh temp dir and
+- ``provenance_home`` (autouse): ``PROVENANCE_HOME`` points at a fresh temp dir and
   ``PROVENANCE_DB`` is unset, so no test touches the user's data directory or database.
 - ``sqlite_url``: a SQLAlchemy URL of a (not yet existing) SQLite file in the test's temp dir.
 - ``postgres_server`` (session): a real PostgreSQL server started by this fixture in a temp dir
@@ -39,7 +39,7 @@ def service_missing(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _provenance_home(
+def provenance_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     home = tmp_path_factory.mktemp("provenance-home")

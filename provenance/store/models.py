@@ -12,6 +12,7 @@ migrated schema with these models).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +65,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(value: str) -> str:
     """``value`` made storable anywhere: NUL → U+FFFD, lone surrogates → U+FFFD."""
     if "\x00" in value:
@@ -72,7 +76,7 @@ def clean_text(value: str) -> str:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            value = value.encode("utf-8", "replace").decode("utf-8")
+            value = _SURROGATE.sub("\ufffd", value)
     return value
 
 
