@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 all: test
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" "setuptools==84.2.1"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
