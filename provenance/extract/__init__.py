@@ -1,0 +1,21 @@
+"""Extraction: from the bytes of an exchange to model ids, usage and a redacted record.
+
+Public API:
+
+- :func:`extract` (``raw, *, redactor, options, request_tap, response_tap``) →
+  :class:`~provenance.records.ExchangeRecord`; never raises.
+- :class:`ExtractOptions` (``keep_bodies``, ``max_body``).
+- :class:`BodyTap` (``feed``/``finish``) → :class:`TapResult`; :func:`tap_body` for a whole body.
+
+Building blocks, one module per wire format: :mod:`.decode` (Content-Encoding, bomb cap),
+:mod:`.sse`, :mod:`.envelope` (Connect/gRPC/gRPC-web), :mod:`.jsonstream` (JSON array stream,
+NDJSON), :mod:`.protobuf` (schema-less walk), :mod:`.documents` (provider JSON parsers),
+:mod:`.usage` (normalisation), :mod:`.locate` (URL and header ids, API detection).
+"""
+
+from __future__ import annotations
+
+from provenance.extract.pipeline import ExtractOptions, extract
+from provenance.extract.tap import BodyTap, TapResult, tap_body
+
+__all__ = ["BodyTap", "ExtractOptions", "TapResult", "extract", "tap_body"]
