@@ -1,0 +1,1 @@
+"""The Streamlit audit dashboard: `provenance dashboard` or `streamlit run dashboards/app.py`."""

@@ -26,10 +26,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provenance.cli.db_cmd",
     "provenance.cli.setup_cmd",
     "provenance.cli.fingerprint_cmd",
+    "provenance.cli.serve_reference_cmd",
+    "provenance.cli.signatures_cmd",
     "provenance.cli.report_cmd",
     "provenance.cli.exchanges_cmd",
     "provenance.cli.export_cmd",
     "provenance.cli.prune_cmd",
+    "provenance.cli.dashboard_cmd",
 )
 
 

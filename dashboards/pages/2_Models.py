@@ -1,0 +1,49 @@
+"""Models — every observed raw model id, its family, vendor, provider and traffic over time."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from provenance.dashboards import _data as data
+
+st.title("Observed model ids")
+rows = data.guarded(data.models, data.key())
+if not rows:
+    st.info("No model ids observed yet.")
+    st.stop()
+
+table = pd.DataFrame(rows)
+table["sources"] = table["sources"].map(lambda s: ", ".join(s))
+st.dataframe(
+    table[
+        [
+            "product",
+            "provider",
+            "model_id",
+            "family",
+            "vendor",
+            "requests",
+            "sources",
+            "first_seen",
+            "last_seen",
+        ]
+    ],
+    hide_index=True,
+    width="stretch",
+)
+
+timeline = pd.DataFrame(data.guarded(data.timeline, data.key()))
+if not timeline.empty:
+    st.subheader("Exchanges per day")
+    chart = (
+        alt.Chart(timeline)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y("exchanges:Q", title="exchanges"),
+            color=alt.Color("model_id:N", title="model id"),
+            tooltip=["day:T", "model_id:N", "exchanges:Q"],
+        )
+        .properties(height=320)
+    )
+    st.altair_chart(chart, width="stretch")

@@ -1,0 +1,57 @@
+"""Fingerprints — tokenizer and logit runs, their rankings, and a chart of scores."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from provenance.dashboards import _data as data
+
+st.title("Fingerprint runs")
+runs = data.guarded(data.runs, data.key())
+if not runs:
+    st.info("No fingerprint runs yet: `provenance fingerprint tokenizer URL --model NAME`.")
+    st.stop()
+
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "Run": r["id"],
+                "Kind": r["kind"],
+                "Started": r["started_at"],
+                "Target": r["target"],
+                "Model": r["model"],
+                "Product": r["product"] or "",
+                "Verdict": r["verdict"] or "null",
+                "Requests": r["requests"],
+                "Reason": r["reason"] or "",
+            }
+            for r in runs
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+labels = {f"#{r['id']} {r['kind']} → {r['verdict'] or 'null'} ({r['target']})": r for r in runs}
+choice = st.selectbox("Run", list(labels))
+run = labels[choice]
+ranking = pd.DataFrame(run["ranking"])
+if ranking.empty:
+    st.info("This run has no ranking.")
+    st.stop()
+name = "tokenizer" if "tokenizer" in ranking.columns else "reference"
+st.subheader("Score per candidate")
+chart = (
+    alt.Chart(ranking)
+    .mark_bar()
+    .encode(
+        x=alt.X("score:Q", title="score"),
+        y=alt.Y(f"{name}:N", sort="-x", title=name),
+        color=alt.Color("status:N", title="status"),
+        tooltip=[f"{name}:N", "score:Q", "status:N", "reason:N"],
+    )
+    .properties(height=max(120, 28 * len(ranking)))
+)
+st.altair_chart(chart, width="stretch")
+st.dataframe(ranking, hide_index=True, width="stretch")

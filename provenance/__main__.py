@@ -1,0 +1,5 @@
+"""``python -m provenance`` runs the command line."""
+
+from provenance.cli.main import main
+
+raise SystemExit(main())

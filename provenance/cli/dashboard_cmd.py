@@ -1,0 +1,73 @@
+"""``provenance dashboard``: serve the Streamlit audit dashboard over a store (read-only)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from provenance.cli.common import add_db_option
+from provenance.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="serve the audit dashboard (Streamlit, headless)")
+    add_db_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8501, help="listen port (default 8501)")
+    p.add_argument(
+        "--allow-remote", action="store_true", help="allow a non-loopback listen address"
+    )
+    p.set_defaults(func=run)
+
+
+def app_path() -> Path:
+    """The dashboard's entry script (in a checkout or inside the installed package)."""
+    import provenance.dashboards as pkg
+
+    return Path(pkg.__file__).resolve().parent / "app.py"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def streamlit_command(app: Path, host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line: headless, no file watcher, no usage statistics."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--server.address", host,
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+        "--theme.base", "light",
+    ]  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from provenance.store import open_store, resolve_db_url
+
+    if not is_loopback(args.host) and not args.allow_remote:
+        raise UsageError(
+            f"refusing to serve the dashboard on non-loopback address {args.host}: "
+            "add --allow-remote if you really mean to expose it"
+        )
+    url = resolve_db_url(args.db)
+    store = open_store(url)  # fails here, with one clear line, if the store cannot be read
+    sys.stderr.write(f"dashboard for {store.url} at http://{args.host}:{args.port}/\n")
+    env = {**os.environ, "PROVENANCE_DB": url}
+    try:
+        return subprocess.call(streamlit_command(app_path(), args.host, args.port), env=env)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,84 @@
+"""The dashboard's queries: SQL aggregations returning plain rows; the pages only render them.
+
+Every function takes an open store and returns JSON-ready lists/dicts, so the Streamlit layer can
+cache them (``st.cache_data``) and tests can assert on them without a browser.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Date, cast, func, select
+
+from provenance.reporting.exchanges import ExchangeFilter, _filtered
+from provenance.store.models import ExchangeRow, ObservationRow, ProductRow, ProviderRow
+
+
+def overview(store: Any) -> dict[str, Any]:
+    """Headline numbers and every product's verdict (see ``Verdict.to_json``)."""
+    from provenance.verdicts.collect import verdicts
+
+    with store.session() as s:
+        exchanges = int(s.scalar(select(func.count(ExchangeRow.id))) or 0)
+        first, last = s.execute(
+            select(func.min(ExchangeRow.started_at), func.max(ExchangeRow.started_at))
+        ).one()
+    products = [v.to_json() for v in verdicts(store)]
+    return {
+        "exchanges": exchanges,
+        "first_seen": _iso(first),
+        "last_seen": _iso(last),
+        "products": products,
+        "identified": sum(1 for p in products if p["status"] == "identified"),
+        "conflicts": sum(1 for p in products if p["status"] == "conflict"),
+    }
+
+
+def model_timeline(store: Any) -> list[dict[str, Any]]:
+    """Exchanges per (day, model id): the Models page's timeline chart."""
+    dialect = store.engine.dialect.name
+    day_of = func.date if dialect == "sqlite" else (lambda c: cast(c, Date))
+    day = day_of(ExchangeRow.started_at).label("day")
+    stmt = (
+        select(day, ObservationRow.model_id, func.count(func.distinct(ExchangeRow.id)))
+        .select_from(ObservationRow)
+        .join(ExchangeRow, ObservationRow.exchange_id == ExchangeRow.id)
+        .where(ObservationRow.kind == "model")
+        .group_by(day, ObservationRow.model_id)
+        .order_by(day)
+    )
+    with store.session() as s:
+        return [{"day": str(d), "model_id": m, "exchanges": n} for d, m, n in s.execute(stmt)]
+
+
+def filter_options(store: Any) -> dict[str, list[str]]:
+    """Distinct products and providers, for the Traffic page's filters."""
+    with store.session() as s:
+        products = sorted(s.scalars(select(ProductRow.name)))
+        providers = sorted(s.scalars(select(ProviderRow.slug)))
+    return {"products": products, "providers": providers}
+
+
+def timing_sample(store: Any, flt: ExchangeFilter, limit: int = 20_000) -> list[dict[str, Any]]:
+    """Latency and time-to-first-byte of the newest ``limit`` matching exchanges."""
+    stmt = (
+        select(ExchangeRow.latency_ms, ExchangeRow.ttfb_ms, ExchangeRow.streamed)
+        .outerjoin(ProductRow, ExchangeRow.product_id == ProductRow.id)
+        .outerjoin(ProviderRow, ExchangeRow.provider_id == ProviderRow.id)
+        .order_by(ExchangeRow.started_at.desc())
+        .limit(limit)
+    )
+    stmt = _filtered(stmt, flt)
+    with store.session() as s:
+        return [
+            {"latency_ms": lat, "ttfb_ms": ttfb, "streamed": bool(streamed)}
+            for lat, ttfb, streamed in s.execute(stmt)
+        ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")

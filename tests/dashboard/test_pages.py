@@ -1,0 +1,98 @@
+"""Every dashboard page, run headless by Streamlit's AppTest over the seeded store.
+
+The assertions are on the values shown (product, base family, confidence), not only on the
+absence of an exception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.reporting.seed import KIMI, seed
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboards" / "pages"
+
+
+@pytest.fixture
+def db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    seed(sqlite_url)
+    monkeypatch.setenv("PROVENANCE_DB", sqlite_url)
+    return sqlite_url
+
+
+def _page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_products_page_shows_product_base_model_and_confidence(db: str) -> None:
+    at = _page("1_Products.py")
+    assert at.title[0].value == "Which base model does each product run on?"
+    table = at.dataframe[0].value
+    rows = {r["Product"]: r for r in table.to_dict("records")}
+    assert rows["cursor"]["Base model"] == "kimi-k2.5"
+    assert rows["cursor"]["Confidence"] == pytest.approx(0.9)
+    assert rows["cursor"]["Status"] == "identified"
+    assert rows["copilot"]["Base model"] == "gpt-4o"
+    assert rows["mystery"]["Status"] == "conflict" and rows["mystery"]["Base model"] == "—"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Products"] == "5" and metrics["Conflicts"] == "1"
+    labels = [e.label for e in at.expander]
+    assert "cursor → kimi-k2.5 (90%)" in labels
+    cursor = at.expander[labels.index("cursor → kimi-k2.5 (90%)")]
+    assert any(KIMI in md.value for md in cursor.markdown)
+    composer = at.expander[[lbl.startswith("composer") for lbl in labels].index(True)]
+    assert any("2026-03-04" in w.value for w in composer.warning)
+
+
+def test_models_page_lists_raw_ids_with_families(db: str) -> None:
+    at = _page("2_Models.py")
+    rows = at.dataframe[0].value.to_dict("records")
+    by_id = {(r["product"], r["model_id"]): r for r in rows}
+    assert by_id[("copilot", "gpt-4o-2024-08-06")]["family"] == "gpt-4o"
+    assert by_id[("cursor", KIMI)]["vendor"] == "moonshot"
+    assert by_id[("cursor", KIMI)]["requests"] == 4
+    assert at.subheader[0].value == "Exchanges per day"
+
+
+def test_fingerprints_page_shows_runs_and_ranking(db: str) -> None:
+    at = _page("3_Fingerprints.py")
+    runs = at.dataframe[0].value.to_dict("records")
+    assert runs[0]["Verdict"] == "qwen2" and runs[0]["Product"] == "mystery"
+    ranking = at.dataframe[1].value.to_dict("records")
+    assert [r["tokenizer"] for r in ranking] == ["qwen2", "cl100k"]
+
+
+def test_traffic_page_filters_and_shows_a_redacted_exchange(db: str) -> None:
+    at = _page("4_Traffic.py")
+    assert len(at.dataframe[0].value) == 15
+    product = at.selectbox[0]
+    product.select("copilot").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["product"]) == {"copilot"} and len(table) == 3
+    shown = at.json[0].value
+    assert "[REDACTED:bearer:" in shown and "Bearer sk-" not in shown
+
+
+def test_empty_store_gives_a_clear_message(sqlite_url: str, monkeypatch) -> None:
+    from provenance.store import open_store
+
+    open_store(sqlite_url, create=True).close()
+    monkeypatch.setenv("PROVENANCE_DB", sqlite_url)
+    at = _page("1_Products.py")
+    assert "The store is empty" in at.info[0].value
+
+
+def test_unopenable_store_is_a_message_not_a_traceback(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PROVENANCE_DB", f"sqlite:///{tmp_path}/missing/none.sqlite")
+    at = _page("1_Products.py")
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "none.sqlite" in message and "Traceback" not in message
+    assert not at.dataframe  # the page stopped after the message
