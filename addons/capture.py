@@ -27,11 +27,15 @@ _OPTIONS = ("provenance_db", "provenance_product", "provenance_bodies", "provena
 class Capture:
     """Tees each exchange to the extractor and the batched store writer."""
 
-    def __init__(self, store: Any = None, on_record: Any = None) -> None:
+    def __init__(
+        self, store: Any = None, on_record: Any = None, *, print_summary: bool = True
+    ) -> None:
         # ``store``: an already opened Store (``provenance capture`` opens it before starting
-        # mitmproxy, to fail early); ``on_record``: called with each redacted record.
+        # mitmproxy, to fail early); ``on_record``: called with each redacted record;
+        # ``print_summary``: one line on stderr at shutdown (the CLI prints its own).
         self._store = store
         self._on_record = on_record
+        self._print_summary = print_summary
         self.options: CaptureOptions | None = None
         self.session: CaptureSession | None = None
         self.summary: CaptureStats | None = None
@@ -72,12 +76,11 @@ class Capture:
         except ProvenanceError as e:
             raise exceptions.OptionsError(str(e)) from e
         if self.session is not None and self.options is not None:
-            if options.db_url == self.options.db_url:
-                self.options = self.session.options = options  # same store: just new settings
+            if self._store is not None or options.db_url == self.options.db_url:
+                self.options = self.session.options = options  # same store: new settings only
                 return
-            self.session.close()
+            self.session.close()  # another database: flush this one, open the new one
             self.session = None
-            self._store = None
         try:
             self.session = CaptureSession.open(
                 options, store=self._store, on_record=self._on_record
@@ -114,7 +117,7 @@ class Capture:
         if self.session is None:
             return
         self.summary = self.session.close()
-        if self._on_record is None:  # loaded with -s: say what was stored (logging is gone now)
+        if self._print_summary:  # logging no longer works in done(): write the line directly
             sys.stderr.write(summary_line(self.summary, self.session.store) + "\n")
         self.session = None
 

@@ -103,6 +103,7 @@ class CaptureSession:
         self._live: dict[str, http.HTTPFlow] = {}
         self._ja4: dict[str, str] = {}
         self._closed = False
+        self.owns_store = False  # set by open() when it opened the store itself
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -120,16 +121,23 @@ class CaptureSession:
         from provenance.redact import Redactor
         from provenance.store import BatchWriter
 
+        owns = store is None
         if store is None:
             store = open_capture_store(options.db_url)
-        writer = BatchWriter(store)
-        return cls(
-            options,
-            store=store,
-            writer=writer,
-            redactor=Redactor.from_data_dir(),
-            on_record=on_record,
-        )
+        try:
+            session = cls(
+                options,
+                store=store,
+                writer=BatchWriter(store),
+                redactor=Redactor.from_data_dir(),
+                on_record=on_record,
+            )
+        except BaseException:
+            if owns:
+                store.close()
+            raise
+        session.owns_store = owns
+        return session
 
     # -- hooks ---------------------------------------------------------------------------------
     @_guarded
@@ -180,7 +188,8 @@ class CaptureSession:
     @_guarded
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         """Fingerprint the client's TLS ClientHello (JA4), kept per client connection."""
-        ja4 = client_ja4(data.client_hello)
+        udp = getattr(data.context.client, "transport_protocol", "tcp") == "udp"
+        ja4 = client_ja4(data.client_hello, transport="q" if udp else "t")
         if ja4:
             self._ja4[data.context.client.id] = ja4
 
@@ -213,11 +222,19 @@ class CaptureSession:
             logger.warning("provenance: closing the store writer failed (%s)", type(exc).__name__)
             wstats = None
         if wstats is not None:
-            self.stats.written = _first_attr(wstats, "written", "records_written", "committed")
-            self.stats.write_failures = _first_attr(wstats, "failed", "failures", "errors")
+            self.stats.written = _first_attr(wstats, "written")
+            failed = (_first_attr(wstats, "failed_records") or 0) + (
+                _first_attr(wstats, "pending") or 0
+            )
+            self.stats.write_failures = failed
             dropped = _first_attr(wstats, "dropped")
             if dropped is not None:
                 self.stats.dropped = max(self.stats.dropped, dropped)
+        if self.owns_store:
+            try:
+                self.store.close()
+            except Exception as exc:
+                logger.warning("provenance: closing the store failed (%s)", type(exc).__name__)
         return self.stats
 
     # -- internals -----------------------------------------------------------------------------
@@ -304,13 +321,15 @@ def open_capture_store(db_url: str | None) -> Any:
     return open_store(resolve_db_url(db_url), create=True)
 
 
-def client_ja4(client_hello: Any) -> str | None:
-    """JA4 of a mitmproxy ``ClientHello``, or None if ``provenance.tls`` is not available."""
+def client_ja4(client_hello: Any, *, transport: str = "t") -> str | None:
+    """JA4 of a mitmproxy ``ClientHello`` (``transport``: ``t`` TCP, ``q`` QUIC); never raises."""
+    from provenance.tls import ja4_from_client_hello
+
     try:
-        from provenance.tls import ja4_from_client_hello  # type: ignore[attr-defined]
-    except ImportError:
+        raw = client_hello.raw_bytes()
+    except Exception:
         return None
-    return ja4_from_client_hello(client_hello)
+    return ja4_from_client_hello(raw, transport=transport)
 
 
 def describe(record: ExchangeRecord) -> str:

@@ -1,0 +1,134 @@
+"""``provenance capture``: run the capture proxy until SIGINT/SIGTERM, then flush and summarise.
+
+Everything the user can get wrong (listen address, mode, body cap, ``--db``) is checked before
+mitmproxy starts: one ``error:`` line, exit 2. Each stored exchange prints one redacted line;
+``--json`` prints only a ``provenance.capture/1`` summary document at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from provenance.capture.options import (
+    DEFAULT_LISTEN_HOST,
+    DEFAULT_LISTEN_PORT,
+    DEFAULT_MAX_BODY,
+    capture_options,
+    check_listen_address,
+    parse_mode,
+)
+from provenance.cli.common import add_db_option, add_json_option, emit_json
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "capture",
+        help="run the capture proxy (mitmproxy) and store AI API traffic",
+        description="Run a mitmproxy-based capture proxy. Route a tool through it (see "
+        "`provenance setup`); every exchange is extracted, redacted and stored. "
+        "Stop with Ctrl-C (SIGINT) or SIGTERM: everything captured is flushed first.",
+    )
+    parser.add_argument("--listen-host", default=DEFAULT_LISTEN_HOST, metavar="HOST")
+    parser.add_argument(
+        "--listen-port",
+        type=int,
+        default=DEFAULT_LISTEN_PORT,
+        metavar="PORT",
+        help=f"default {DEFAULT_LISTEN_PORT}; 0 picks a free port",
+    )
+    add_db_option(parser)
+    parser.add_argument(
+        "--mode",
+        default="regular",
+        metavar="MODE",
+        help="regular (default), reverse:URL (base-URL override) or upstream:URL",
+    )
+    parser.add_argument(
+        "--product",
+        default=None,
+        metavar="NAME",
+        help="product name for every exchange (default: from client headers)",
+    )
+    parser.add_argument("--no-bodies", action="store_true", help="store no bodies at all")
+    parser.add_argument(
+        "--max-body",
+        default=str(DEFAULT_MAX_BODY),
+        metavar="BYTES",
+        help="body cap (e.g. 1000000 or 1m): larger bodies keep only a digest "
+        "beyond the cap and are streamed, never buffered",
+    )
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="allow listening on a non-loopback address"
+    )
+    parser.add_argument(
+        "--confdir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="mitmproxy's configuration/CA directory (default ~/.mitmproxy)",
+    )
+    parser.add_argument(
+        "--ssl-insecure",
+        action="store_true",
+        help="do not verify upstream TLS certificates (local test servers only)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show mitmproxy's own log lines")
+    parser.add_argument("--quiet", action="store_true", help="no line per exchange")
+    add_json_option(parser)
+    parser.set_defaults(func=run)
+
+
+def _print_ready(args: argparse.Namespace, store_url: str, addrs: list[tuple[str, int]]) -> None:
+    where = ", ".join(f"{h}:{p}" for h, p in addrs) or f"{args.listen_host}:{args.listen_port}"
+    confdir = args.confdir or Path("~/.mitmproxy")
+    sys.stderr.write(
+        f"provenance: proxy listening on {where} ({args.mode}); storing into {store_url}\n"
+        f"provenance: HTTPS clients must trust {confdir}/mitmproxy-ca-cert.pem "
+        "(see `provenance setup`); stop with Ctrl-C\n"
+    )
+    sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from provenance.capture.launcher import ProxySettings, run_proxy
+    from provenance.capture.session import describe, open_capture_store, summary_line
+
+    check_listen_address(args.listen_host, args.listen_port, allow_remote=args.allow_remote)
+    mode = parse_mode(args.mode)
+    options = capture_options(
+        db_url=args.db, product=args.product, keep_bodies=not args.no_bodies, max_body=args.max_body
+    )
+    store = open_capture_store(options.db_url)  # StoreError (exit 2) before anything listens
+    settings = ProxySettings(
+        listen_host=args.listen_host,
+        listen_port=args.listen_port,
+        mode=mode,
+        confdir=args.confdir,
+        ssl_insecure=args.ssl_insecure,
+        verbose=args.verbose,
+    )
+
+    def on_record(record: Any) -> None:
+        if not (args.json or args.quiet):
+            sys.stdout.write(describe(record) + "\n")
+            sys.stdout.flush()
+
+    try:
+        stats = run_proxy(
+            settings,
+            options,
+            store=store,
+            on_ready=lambda addrs: _print_ready(args, store.url, addrs),
+            on_record=on_record,
+        )
+    finally:
+        store.close()
+    if args.json:
+        emit_json({"schema": "provenance.capture/1", "store": store.url, **stats.as_dict()})
+    else:
+        sys.stdout.write(summary_line(stats, store) + "\n")
+    lost = (stats.write_failures or 0) + stats.dropped
+    return 1 if lost else 0

@@ -1,0 +1,45 @@
+"""mitmproxy flow files (``mitmdump -w``) → :class:`~provenance.records.RawExchange`.
+
+Read with ``mitmproxy.io.FlowReader`` one flow at a time. Bodies in flow files are as on the wire
+(still Content-Encoding-compressed), exactly what extraction expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any
+
+from provenance.capture.convert import raw_exchange_from_flow
+from provenance.capture.tee import is_stream_content_type
+from provenance.importers.har import SkipEntry
+from provenance.records import Origin, RawExchange
+
+
+def iter_flow_file(fileobj: IO[bytes]) -> Iterator[Any]:
+    """Yield each flow; ``mitmproxy.exceptions.FlowReadException`` for a malformed file."""
+    from mitmproxy import io
+
+    yield from io.FlowReader(fileobj).stream()
+
+
+def raw_exchange_from_flow_file(flow: Any, *, product: str | None = None) -> RawExchange:
+    """One stored flow → RawExchange; raises :class:`SkipEntry` for what is not importable."""
+    from mitmproxy import http
+
+    if not isinstance(flow, http.HTTPFlow):
+        raise SkipEntry(f"{getattr(flow, 'type', 'non-HTTP')} flow (not HTTP)")
+    if flow.request.method == "CONNECT":
+        raise SkipEntry("CONNECT tunnel")
+    if flow.websocket is not None:
+        raise SkipEntry("WebSocket (not imported yet)")
+    error = None
+    if flow.response is None and flow.error is None:
+        error = "no response recorded"
+    content_type = flow.response.headers.get("content-type") if flow.response else None
+    return raw_exchange_from_flow(
+        flow,
+        origin=Origin.FLOW,
+        product=product,
+        streamed=is_stream_content_type(content_type),
+        error=error,
+    )

@@ -1,0 +1,137 @@
+"""HAR 1.2 files → :class:`~provenance.records.RawExchange`, streamed entry by entry.
+
+Entries are read with :func:`~provenance.importers.jsonstream.iter_array_items` over
+``log.entries``, so memory is bounded by the largest entry, not the file. HAR bodies
+(``postData.text``, ``content.text``) are already decoded by the tool that wrote them, so the
+``Content-Encoding`` header is dropped before extraction (it no longer describes the body);
+``encoding: base64`` bodies are decoded. Time to first byte is HAR's ``timings.wait`` (request
+sent → first response byte); latency is the entry's ``time``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from provenance.capture.tee import is_stream_content_type
+from provenance.importers.jsonstream import iter_array_items
+from provenance.records import Headers, Origin, RawExchange
+
+
+class SkipEntry(Exception):
+    """This entry is not an HTTP exchange we import; ``str()`` is the reason (for the summary)."""
+
+
+def iter_har_entries(fileobj: IO[bytes]) -> Iterator[Any]:
+    """Yield the raw ``log.entries`` items; ``JsonStreamError`` for a malformed file."""
+    yield from iter_array_items(fileobj, ("log", "entries"))
+
+
+def _headers(value: Any) -> Headers:
+    out: Headers = []
+    if not isinstance(value, list):
+        return out
+    for item in value:
+        if isinstance(item, dict):
+            name, val = item.get("name"), item.get("value")
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            name, val = item
+        else:
+            continue
+        if not isinstance(name, str) or name.startswith(":"):  # HTTP/2 pseudo-headers
+            continue
+        out.append((name, "" if val is None else str(val)))
+    return out
+
+
+def _without(headers: Headers, *names: str) -> Headers:
+    drop = {n.lower() for n in names}
+    return [(k, v) for k, v in headers if k.lower() not in drop]
+
+
+def _body(container: Any) -> bytes | None:
+    if not isinstance(container, dict):
+        return None
+    text = container.get("text")
+    if not isinstance(text, str) or text == "":
+        return None
+    if container.get("encoding") == "base64":
+        try:
+            return base64.b64decode(text, validate=False)
+        except (binascii.Error, ValueError):
+            return text.encode("utf-8", "surrogatepass")
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _started(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def _content_type(headers: Headers) -> str | None:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value
+    return None
+
+
+def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> RawExchange:
+    """One HAR entry → RawExchange; raises :class:`SkipEntry` for what is not importable."""
+    if not isinstance(entry, dict):
+        raise SkipEntry("malformed entry (not an object)")
+    request = entry.get("request")
+    response = entry.get("response")
+    if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+        raise SkipEntry("malformed entry (no request URL)")
+    url = request["url"]
+    if not url.lower().startswith(("http://", "https://")):
+        raise SkipEntry("not an HTTP(S) URL")
+    if entry.get("_resourceType") == "websocket" or "_webSocketMessages" in entry:
+        raise SkipEntry("WebSocket (not imported yet)")
+    response = response if isinstance(response, dict) else {}
+    status = response.get("status")
+    status = status if isinstance(status, int) and status > 0 else None
+    if status == 101:
+        raise SkipEntry("WebSocket (not imported yet)")
+    req_headers = _without(_headers(request.get("headers")), "content-encoding")
+    resp_headers = _without(_headers(response.get("headers")), "content-encoding")
+    content = response.get("content")
+    mime = content.get("mimeType") if isinstance(content, dict) else None
+    error = None
+    if status is None:
+        reason = response.get("_error") or entry.get("_error")
+        error = f"no response in the HAR ({reason})" if isinstance(reason, str) else None
+        error = error or "no response in the HAR (status 0)"
+    timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    return RawExchange(
+        started_at=_started(entry.get("startedDateTime")),
+        method=str(request.get("method") or "GET").upper(),
+        url=url,
+        request_headers=req_headers,
+        request_body=_body(request.get("postData")),
+        status=status,
+        response_headers=resp_headers,
+        response_body=_body(content),
+        latency_ms=_number(entry.get("time")),
+        ttfb_ms=_number(timings.get("wait")),
+        streamed=is_stream_content_type(_content_type(resp_headers) or mime),
+        http_version=str(request.get("httpVersion") or "") or None,
+        origin=Origin.HAR,
+        product=product,
+        error=error,
+    )

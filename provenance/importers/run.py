@@ -1,0 +1,171 @@
+"""Import recorded traffic files into a store: the one place the importers are driven from.
+
+Each exchange goes through the same ``extract`` (with the same redaction) as live capture, and
+is written in batches in one transaction each. A file that turns out to be malformed half-way
+keeps what was read before the fault (it is flushed to the store first) and reports the fault
+on its :class:`ImportSummary`; the caller decides the exit code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provenance.errors import UsageError
+from provenance.importers.detect import FileKind, open_input
+from provenance.importers.flows import iter_flow_file, raw_exchange_from_flow_file
+from provenance.importers.har import SkipEntry, iter_har_entries, raw_exchange_from_har_entry
+from provenance.importers.jsonstream import JsonStreamError
+from provenance.records import ExchangeRecord, RawExchange
+
+BATCH = 200
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """What happened to one file. ``error`` is set when the file was malformed part-way."""
+
+    path: str
+    kind: str
+    read: int = 0  # entries/flows read from the file
+    stored: int = 0  # exchange rows written
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    parse_errors: int = 0  # stored exchanges carrying at least one parse error
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "read": self.read,
+            "stored": self.stored,
+            "skipped": dict(sorted(self.skipped.items())),
+            "parse_errors": self.parse_errors,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    keep_bodies: bool = True
+    max_body: int = 1_000_000
+    product: str | None = None
+    keylog: Path | None = None
+
+
+def import_file(
+    path: Path,
+    *,
+    store: Any,
+    redactor: Any,
+    options: ImportOptions = ImportOptions(),
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import one file; raises :class:`UsageError` only when it cannot be opened or recognised
+    (nothing read yet). ``StoreError`` from the store propagates (earlier batches are kept)."""
+    kind, reader, position = open_input(path)
+    if kind is FileKind.PCAP:
+        reader.close()
+        return _import_pcap(
+            path, store=store, redactor=redactor, options=options, progress=progress
+        )
+    summary = ImportSummary(path=str(path), kind=kind.value)
+    total = path.stat().st_size
+    batch: list[ExchangeRecord] = []
+    try:
+        for raw in _raw_exchanges(kind, reader, summary, options):
+            record = _extract(raw, redactor, options)
+            if record.parse_errors:
+                summary.parse_errors += 1
+            batch.append(record)
+            if len(batch) >= BATCH:
+                _flush(store, batch, summary)
+            if progress is not None:
+                progress(position(), total)
+    except (JsonStreamError, OSError, EOFError, ValueError) as exc:
+        summary.error = _reason(exc)
+    except Exception as exc:  # FlowReadException and friends
+        if type(exc).__name__ != "FlowReadException":
+            raise
+        summary.error = f"not a readable mitmproxy flow file ({exc})"
+    finally:
+        _flush(store, batch, summary)
+        reader.close()
+    if progress is not None:
+        progress(total, total)
+    return summary
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, JsonStreamError):
+        return f"malformed HAR: {exc}"
+    if isinstance(exc, EOFError):
+        return "the compressed file is truncated"
+    if isinstance(exc, OSError):
+        return f"read error: {exc.strerror or type(exc).__name__}"
+    return f"malformed file: {type(exc).__name__}"
+
+
+def _raw_exchanges(
+    kind: FileKind, reader: Any, summary: ImportSummary, options: ImportOptions
+) -> Iterator[RawExchange]:
+    if kind is FileKind.HAR:
+        items, convert = iter_har_entries(reader), raw_exchange_from_har_entry
+    else:
+        items, convert = iter_flow_file(reader), raw_exchange_from_flow_file
+    for item in items:
+        summary.read += 1
+        try:
+            yield convert(item, product=options.product)
+        except SkipEntry as skip:
+            summary.skipped[str(skip)] += 1
+
+
+def _extract(raw: RawExchange, redactor: Any, options: ImportOptions) -> ExchangeRecord:
+    from provenance.capture.session import bare_record
+    from provenance.extract import ExtractOptions, extract
+
+    try:
+        return extract(
+            raw,
+            redactor=redactor,
+            options=ExtractOptions(keep_bodies=options.keep_bodies, max_body=options.max_body),
+        )
+    except Exception as exc:  # extract() promises not to raise; keep the row if it does
+        return bare_record(raw, redactor, f"extraction failed: {type(exc).__name__}")
+
+
+def _flush(store: Any, batch: list[ExchangeRecord], summary: ImportSummary) -> None:
+    if not batch:
+        return
+    ids = store.write_exchanges(list(batch))
+    summary.stored += len(ids) if ids is not None else len(batch)
+    batch.clear()
+
+
+def _import_pcap(
+    path: Path, *, store: Any, redactor: Any, options: ImportOptions, progress: Progress | None
+) -> ImportSummary:
+    try:
+        from provenance.pcap.importer import import_capture  # type: ignore[import-not-found]
+    except ImportError:
+        raise UsageError(f"{path}: pcap import is not available in this installation") from None
+    result = import_capture(
+        path, keylog=options.keylog, store=store, redactor=redactor, progress=progress
+    )
+    if isinstance(result, ImportSummary):
+        return result
+    skipped = getattr(result, "skipped", None)
+    return ImportSummary(
+        path=str(path),
+        kind="pcap",
+        read=int(getattr(result, "read", 0) or 0),
+        stored=int(getattr(result, "stored", 0) or 0),
+        skipped=Counter(skipped) if isinstance(skipped, dict | Counter) else Counter(),
+        parse_errors=int(getattr(result, "parse_errors", 0) or 0),
+        error=getattr(result, "error", None),
+    )
