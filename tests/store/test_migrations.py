@@ -1,0 +1,138 @@
+"""Alembic from code: creation, drift against the models, outdated and newer schemas."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from provenance.errors import SchemaOutdatedError, StoreError
+from provenance.store import migrate, open_store
+from provenance.store.models import Base
+from tests.store.factories import make_record
+
+NEXT_REVISION = '''"""test-only: a later revision adding a column."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_test_later"
+down_revision = "0001_initial"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("exchanges") as batch:
+        batch.add_column(sa.Column("test_only", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("exchanges") as batch:
+        batch.drop_column("test_only")
+'''
+
+
+@pytest.fixture
+def later_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped migrations plus one later revision (a future provenance)."""
+    location = tmp_path / "migrations"
+    shutil.copytree(migrate.SCRIPT_LOCATION, location, ignore=shutil.ignore_patterns("__pycache__"))
+    (location / "versions" / "0002_test_later.py").write_text(NEXT_REVISION)
+    return location
+
+
+def test_create_migrates_an_empty_database_to_head(store_url: str) -> None:
+    with open_store(store_url, create=True) as store, store.engine.connect() as c:
+        state = migrate.schema_state(c)
+        assert state.current == state.head == "0001_initial"
+        tables = set(inspect(c).get_table_names())
+    assert tables >= migrate.OUR_TABLES | {"alembic_version"}
+
+
+def test_migrated_schema_matches_the_models(store_url: str) -> None:
+    with open_store(store_url, create=True) as store, store.engine.connect() as c:
+        context = MigrationContext.configure(c, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_empty_database_without_create_is_an_error(store_url: str) -> None:
+    if store_url.startswith("sqlite"):
+        with pytest.raises(StoreError, match=r"no database at .*provenance db upgrade"):
+            open_store(store_url)
+    else:
+        with pytest.raises(StoreError, match="is empty: create its tables with `provenance db"):
+            open_store(store_url)
+
+
+def test_outdated_schema_is_detected_and_upgraded(
+    store_url: str, later_scripts: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    with open_store(store_url, create=True) as store:  # made by today's provenance
+        store.write_exchanges([make_record(0)])
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", later_scripts)  # a newer provenance
+    with pytest.raises(SchemaOutdatedError, match=r"0001_initial.*run `provenance db upgrade`"):
+        open_store(store_url, create=True)  # create never migrates an existing database
+
+    result = cli("db", "current", "--db", store_url, "--json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["schema"] == "provenance.db/1"
+    assert (doc["current"], doc["head"], doc["up_to_date"]) == (
+        "0001_initial",
+        "0002_test_later",
+        False,
+    )
+
+    result = cli("db", "upgrade", "--db", store_url)
+    assert result.code == 0, result.err
+    assert "upgraded from 0001_initial to 0002_test_later" in result.out
+    with open_store(store_url) as store, store.engine.connect() as c:
+        columns = {col["name"] for col in inspect(c).get_columns("exchanges")}
+        assert "test_only" in columns
+        assert c.execute(text("SELECT count(*) FROM exchanges")).scalar() == 1  # data kept
+    assert "already at revision 0002_test_later" in cli("db", "upgrade", "--db", store_url).out
+
+
+def test_newer_schema_is_refused(
+    store_url: str, later_scripts: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    shipped = migrate.SCRIPT_LOCATION
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", later_scripts)
+    open_store(store_url, create=True).close()
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", shipped)  # today's provenance: older
+    with pytest.raises(StoreError, match=r"newer than this provenance .*upgrade provenance"):
+        open_store(store_url)
+    result = cli("db", "upgrade", "--db", store_url)
+    assert result.code == 2
+    assert "newer than this provenance" in result.err
+
+
+def test_foreign_tables_without_revision_are_refused(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE exchanges (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="has provenance tables but no schema revision"):
+        open_store(sqlite_url, create=True)
+
+
+def test_db_upgrade_creates_a_new_database(tmp_path: Path, cli) -> None:
+    path = tmp_path / "new" / "team.sqlite"
+    result = cli("db", "upgrade", "--db", str(path), "--json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert (doc["before"], doc["current"], doc["up_to_date"]) == (None, "0001_initial", True)
+    assert path.exists()
+    with open_store(str(path)) as store:
+        assert store.write_exchanges([make_record(0)]) == [1]
+
+
+def test_db_current_table_output(sqlite_url: str, cli) -> None:
+    open_store(sqlite_url, create=True).close()
+    result = cli("db", "current", "--db", sqlite_url)
+    assert result.code == 0
+    assert "revision 0001_initial, head 0001_initial (up to date)" in result.out
