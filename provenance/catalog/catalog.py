@@ -1,0 +1,57 @@
+"""Loading the three catalog files once, validated, from ``paths.fingerprints_dir()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from provenance import paths
+from provenance.catalog._files import read_document
+from provenance.catalog.hosts import HostTable
+from provenance.catalog.models import ModelCatalog
+from provenance.catalog.products import ProductRules
+
+HOSTS_FILE = "hosts.json"
+MODELS_FILE = "models.json"
+PRODUCTS_FILE = "products.json"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The three validated catalogs of one ``fingerprints/`` directory."""
+
+    directory: Path
+    hosts: HostTable
+    models: ModelCatalog
+    products: ProductRules
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> Catalog:
+        """Read and validate every file; raise CatalogError naming the first bad file and entry."""
+        hosts = HostTable.from_document(
+            read_document(directory / HOSTS_FILE, "provenance.hosts/1"), HOSTS_FILE
+        )
+        models = ModelCatalog.from_document(
+            read_document(directory / MODELS_FILE, "provenance.models/1"), MODELS_FILE
+        )
+        products = ProductRules.from_document(
+            read_document(directory / PRODUCTS_FILE, "provenance.products/1"), PRODUCTS_FILE
+        )
+        return cls(directory, hosts, models, products)
+
+
+@lru_cache(maxsize=8)
+def _load(directory: str) -> Catalog:
+    return Catalog.from_directory(Path(directory))
+
+
+def load_catalog(directory: Path | str | None = None) -> Catalog:
+    """The catalog of ``directory`` (default: the shipped ``fingerprints/``), loaded once."""
+    target = Path(directory) if directory is not None else paths.fingerprints_dir()
+    return _load(str(target.resolve()))
+
+
+def clear_cache() -> None:
+    """Forget loaded catalogs (tests that edit catalog files call this)."""
+    _load.cache_clear()
