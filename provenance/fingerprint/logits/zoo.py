@@ -1,0 +1,250 @@
+"""A zoo of tiny causal LMs built from local text: bases, derivatives and unrelated models.
+
+The tests, the benchmark and the calibration command all build their models with this one recipe,
+so that the shipped decision threshold (``fingerprints/logits/calibration.json``) is measured on the
+same kind of model the tests and benchmark attribute. They differ only in their seeds:
+
+==============  ===========
+seeds           used by
+==============  ===========
+0 – 99          tests
+1000 – 1099     calibration
+2000 – 2099     benchmark
+==============  ===========
+
+Text comes from the docstrings of the running Python's standard library (nothing is downloaded):
+``pretrain`` text for the bases, ``finetune`` text for derivatives, ``other`` text for unrelated
+models. Every model is saved as a Hugging Face folder (``config.json``, ``model.safetensors``,
+tokenizer files with a ChatML chat template): what a reference or ``serve-reference`` loads.
+
+torch, transformers and tokenizers are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+_CORPORA: dict[str, tuple[str, ...]] = {
+    "pretrain": (
+        "argparse", "collections", "json", "pathlib", "subprocess", "threading", "logging",
+        "typing", "unittest", "functools", "itertools", "contextlib", "dataclasses", "enum",
+    ),
+    "finetune": ("decimal", "fractions", "statistics", "heapq", "bisect", "random", "textwrap"),
+    "other": ("email.message", "http.client", "tarfile", "zipfile", "csv", "configparser",
+              "sqlite3", "shutil", "difflib"),
+}  # fmt: skip
+
+
+@cache
+def corpus(name: str) -> str:
+    """Docstrings of the standard-library modules named by corpus ``name``, in a stable order."""
+    parts: list[str] = []
+    for module_name in _CORPORA[name]:
+        module = importlib.import_module(module_name)
+        if module.__doc__:
+            parts.append(inspect.cleandoc(module.__doc__))
+        for _, obj in sorted(inspect.getmembers(module), key=lambda kv: kv[0]):
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                doc = inspect.getdoc(obj)
+                if doc and len(doc) > 40:
+                    parts.append(doc)
+    return "\n\n".join(parts)
+
+
+def train_tokenizer(text: str, vocab_size: int = 512) -> Any:
+    """A byte-level BPE trained on ``text``, wrapped as ``PreTrainedTokenizerFast`` with ChatML."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator([text], trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+        clean_up_tokenization_spaces=False,
+    )
+    fast.chat_template = CHATML_TEMPLATE
+    return fast
+
+
+def tiny_config(arch: str, vocab_size: int, *, hidden: int = 48) -> Any:
+    """A tiny config of architecture ``arch`` (2 layers, 4 experts for the MoE ones)."""
+    import transformers
+
+    heads = 4
+    common: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "num_hidden_layers": 2,
+        "num_attention_heads": heads,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "tie_word_embeddings": False,
+        "pad_token_id": 0,
+        "bos_token_id": None,
+        "eos_token_id": 2,
+    }
+    if arch == "qwen3_moe":
+        return transformers.Qwen3MoeConfig(
+            **common, intermediate_size=2 * hidden, moe_intermediate_size=hidden,
+            num_experts=4, num_experts_per_tok=2, head_dim=hidden // heads,
+        )  # fmt: skip
+    if arch == "deepseek_v3":
+        return transformers.DeepseekV3Config(
+            **common, intermediate_size=2 * hidden, moe_intermediate_size=hidden,
+            n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1, n_group=1,
+            topk_group=1, first_k_dense_replace=1, kv_lora_rank=16, q_lora_rank=24,
+            qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=12, head_dim=8,
+        )  # fmt: skip
+    if arch == "mixtral":
+        return transformers.MixtralConfig(
+            **common, intermediate_size=hidden, num_local_experts=4, num_experts_per_tok=2
+        )
+    if arch == "gpt_oss":
+        return transformers.GptOssConfig(
+            **common, intermediate_size=hidden, num_local_experts=4, num_experts_per_tok=2,
+            head_dim=hidden // heads, sliding_window=64, layer_types=["sliding_attention",
+            "full_attention"],
+        )  # fmt: skip
+    if arch == "glm4_moe":
+        return transformers.Glm4MoeConfig(
+            **common, intermediate_size=2 * hidden, moe_intermediate_size=hidden,
+            n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1, n_group=1,
+            topk_group=1, first_k_dense_replace=1, head_dim=hidden // heads,
+        )  # fmt: skip
+    if arch == "olmoe":
+        return transformers.OlmoeConfig(
+            **common, intermediate_size=hidden, num_experts=4, num_experts_per_tok=2
+        )
+    if arch == "llama":
+        return transformers.LlamaConfig(**common, intermediate_size=2 * hidden)
+    raise ValueError(f"unknown tiny architecture {arch!r}")
+
+
+def init_model(arch: str, vocab_size: int, seed: int, *, hidden: int = 48) -> Any:
+    """A freshly initialised tiny model; the seed fixes its weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch, vocab_size, hidden=hidden))
+    return model.float()
+
+
+def train(
+    model: Any, token_ids: list[int], *, steps: int, lr: float, seed: int,
+    batch: int = 16, seq_len: int = 64,
+) -> Any:  # fmt: skip
+    """Train ``model`` in place for ``steps`` AdamW steps on random windows of ``token_ids``."""
+    import torch
+
+    if steps <= 0:
+        return model
+    gen = torch.Generator().manual_seed(seed)
+    data = torch.tensor(token_ids, dtype=torch.long)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    for _ in range(steps):
+        starts = torch.randint(0, len(data) - seq_len - 1, (batch,), generator=gen)
+        x = torch.stack([data[s : s + seq_len] for s in starts.tolist()])
+        loss = model(input_ids=x, labels=x).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one zoo model is made: a fresh init (or a parent folder) plus training on one corpus."""
+
+    name: str
+    seed: int
+    corpus: str = "pretrain"
+    steps: int = 120
+    lr: float = 3e-3
+    arch: str = "qwen3_moe"
+    parent: str | None = None  # name of the model this one is further trained from
+
+
+class Zoo:
+    """Builds and caches zoo models under ``root`` (one shared tokenizer per zoo)."""
+
+    def __init__(self, root: Path, *, vocab_size: int = 512) -> None:
+        self.root = Path(root)
+        self.vocab_size = vocab_size
+        self._tokenizer: Any = None
+        self._ids: dict[str, list[int]] = {}
+
+    @property
+    def tokenizer(self) -> Any:
+        """The zoo's tokenizer, trained on the pretraining corpus (saved once under root)."""
+        if self._tokenizer is None:
+            from transformers import PreTrainedTokenizerFast
+
+            folder = self.root / "_tokenizer"
+            if (folder / "tokenizer.json").is_file():
+                self._tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+            else:
+                self._tokenizer = train_tokenizer(corpus("pretrain"), self.vocab_size)
+                self._tokenizer.save_pretrained(folder)
+        return self._tokenizer
+
+    def token_ids(self, corpus_name: str) -> list[int]:
+        """``corpus_name`` encoded with the zoo tokenizer."""
+        if corpus_name not in self._ids:
+            self._ids[corpus_name] = self.tokenizer(corpus(corpus_name))["input_ids"]
+        return self._ids[corpus_name]
+
+    def build(self, recipe: Recipe) -> Path:
+        """The folder of ``recipe``'s model, built (and its parent first) unless already there."""
+        folder = self.root / recipe.name
+        if (folder / "model.safetensors").is_file():
+            return folder
+        from transformers import AutoModelForCausalLM
+
+        if recipe.parent is not None:
+            model = AutoModelForCausalLM.from_pretrained(self.root / recipe.parent).float()
+        else:
+            model = init_model(recipe.arch, len(self.tokenizer), recipe.seed)
+        train(model, self.token_ids(recipe.corpus), steps=recipe.steps, lr=recipe.lr,
+              seed=recipe.seed)  # fmt: skip
+        model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        return folder
+
+
+def foreign_tokenizer_model(root: Path, *, seed: int, arch: str = "llama", steps: int = 60) -> Path:
+    """A model with its own, different tokenizer (a byte-level BPE of another size and text)."""
+    folder = Path(root)
+    if (folder / "model.safetensors").is_file():
+        return folder
+    tok = train_tokenizer(corpus("other"), 384)
+    model = init_model(arch, len(tok), seed)
+    train(model, tok(corpus("other"))["input_ids"], steps=steps, lr=3e-3, seed=seed)
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return folder
