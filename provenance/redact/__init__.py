@@ -1,0 +1,15 @@
+"""Secret redaction: everything captured passes through a :class:`Redactor` before it is stored,
+logged or exported.
+
+- :mod:`provenance.redact.patterns` — the table of key formats (kind, regex, source);
+- :mod:`provenance.redact.names` — which header, query and JSON names carry secrets;
+- :mod:`provenance.redact.keyfile` — the per-installation HMAC key (``data_dir()/redaction.key``);
+- :mod:`provenance.redact.redactor` — :class:`Redactor` itself.
+"""
+
+from __future__ import annotations
+
+from provenance.redact.patterns import PATTERNS, TOKEN_RE, SecretPattern, classify
+from provenance.redact.redactor import Redactor
+
+__all__ = ["PATTERNS", "TOKEN_RE", "Redactor", "SecretPattern", "classify"]

@@ -1,0 +1,171 @@
+"""Which header, query-parameter and JSON-field names carry secrets.
+
+Names are compared after :func:`normalise` (lowercase, ``-`` and ``_`` removed), so ``api_key``,
+``apiKey``, ``API-KEY`` and ``x-api-key`` are treated alike.
+
+Two strengths:
+
+- *secret names*: the value is replaced whatever it looks like (``password``, ``api_key`` …);
+- *ambiguous names* (``key``, ``token``, ``code`` …): the value is replaced only when it has the
+  shape of a credential (:func:`looks_like_credential`). ``token`` matters most: OpenAI logprobs
+  carry ``{"token": "Hello", "logprob": …}``, which is evidence, not a secret.
+
+Deliberately *not* redacted: ``openai-organization`` / ``openai-project`` headers and
+``x-request-id``-style ids. They identify an account or a request, grant nothing, and are useful
+evidence for attribution. ``chatgpt-account-id`` is hashed (it names a person's account).
+A JSON ``signature`` field is not secret-named either: Anthropic thinking blocks carry an opaque
+``signature`` that grants nothing (query parameters named ``signature``/``sig`` are hidden).
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def normalise(name: str) -> str:
+    """Lowercase with ``-``, ``_``, ``.`` and spaces removed."""
+    return name.lower().replace("-", "").replace("_", "").replace(".", "").replace(" ", "")
+
+
+# Headers whose whole value is a credential (after normalise). Authorization-like headers keep
+# their scheme word; cookies keep their names: see Redactor.redact_headers.
+SECRET_HEADERS = frozenset(
+    normalise(n)
+    for n in (
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "x-auth-token",
+        "x-session-token",
+        "x-access-token",
+        "x-amz-security-token",
+        "x-amz-credential",
+        "x-amz-signature",
+        "helicone-auth",
+        "x-cursor-checksum",
+        "chatgpt-account-id",
+        "x-goog-iam-authorization-token",
+        "openai-sentinel-token",
+        "x-portkey-api-key",
+    )
+)
+
+# Header names that are secret when they contain one of these words between separators.
+_SECRET_HEADER_WORDS = re.compile(
+    r"(?:^|[-_])(?:api-?key|apikey|key|secret|password|passwd|token|auth|credential|session)"
+    r"(?:$|[-_])"
+)
+
+# JSON fields and query parameters whose value is always a secret (normalised names).
+SECRET_FIELDS = frozenset(
+    normalise(n)
+    for n in (
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "api_secret",
+        "secret",
+        "secret_key",
+        "client_secret",
+        "password",
+        "passwd",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "session_token",
+        "auth_token",
+        "bearer_token",
+        "authorization",
+        "proxy_authorization",
+        "private_key",
+        "access_key",
+        "access_key_id",
+        "secret_access_key",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_access_key_id",
+        "session_key",
+        "cookie",
+        "set_cookie",
+        "credentials",
+        "x-amz-credential",
+        "x-amz-signature",
+        "x-amz-security-token",
+        "x-goog-credential",
+        "x-goog-signature",
+        "sig",
+        "client_assertion",
+    )
+)
+# Suffixes that make any field name secret (``openaiApiKey``, ``anthropic_api_key`` …).
+_SECRET_SUFFIXES = (
+    "apikey",
+    "secretkey",
+    "secret",
+    "password",
+    "accesstoken",
+    "refreshtoken",
+    "sessiontoken",
+    "authtoken",
+    "privatekey",
+    "accesskey",
+)
+
+# Names that carry a secret only when the value looks like one (see module docstring).
+AMBIGUOUS_FIELDS = frozenset(
+    normalise(n) for n in ("key", "token", "auth", "code", "session", "session_id", "jwt", "pat")
+)
+
+# Query parameters: secret names plus these (normalised); ``code`` is an OAuth authorization code.
+SECRET_QUERY = SECRET_FIELDS | frozenset(
+    normalise(n) for n in ("key", "token", "code", "signature", "jwt", "auth")
+)
+
+_CREDENTIAL_SHAPE = re.compile(r"[A-Za-z0-9_.~+/=:$%-]{16,}")
+
+
+def is_secret_header(name: str) -> bool:
+    """True for header names whose value must be hidden whatever it looks like."""
+    n = name.lower()
+    if normalise(n) in SECRET_HEADERS:
+        return True
+    if "ratelimit" in n:  # anthropic-ratelimit-tokens-limit and friends: counts, not secrets
+        return False
+    return _SECRET_HEADER_WORDS.search(n) is not None
+
+
+def is_secret_field(name: str) -> bool:
+    """True for JSON field names whose string value is always a secret."""
+    n = normalise(name)
+    return n in SECRET_FIELDS or n.endswith(_SECRET_SUFFIXES)
+
+
+def is_ambiguous_field(name: str) -> bool:
+    """True for field names that hold a secret only when the value looks like a credential."""
+    return normalise(name) in AMBIGUOUS_FIELDS
+
+
+def is_secret_query(name: str) -> bool:
+    """True for query-parameter names whose value must be hidden."""
+    n = normalise(name)
+    return n in SECRET_QUERY or n.endswith(_SECRET_SUFFIXES)
+
+
+def looks_like_credential(value: str) -> bool:
+    """16+ token characters, no spaces, with both a letter and a digit (ids of words fail)."""
+    if _CREDENTIAL_SHAPE.fullmatch(value) is None:
+        return False
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def field_strength(name: str) -> str | None:
+    """``"secret"``, ``"ambiguous"`` or None for a field name (used on names found in free text)."""
+    if is_secret_field(name):
+        return "secret"
+    if is_ambiguous_field(name):
+        return "ambiguous"
+    return None

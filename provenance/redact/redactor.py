@@ -1,0 +1,415 @@
+"""The :class:`Redactor`: replaces secrets in headers, URLs, text and JSON by keyed-hash tokens.
+
+A secret becomes ``[REDACTED:<kind>:<hex>]`` where ``hex`` is the first 12 hex digits of
+HMAC-SHA256(installation key, secret as UTF-8). The same secret gives the same token everywhere
+on one installation (header, query string, JSON body, protobuf string), so a key can be followed
+across exchanges; another installation's key gives another token. No part of the plaintext is
+kept (no "first 8 characters" masking).
+
+Contracts shared by every method:
+
+- never raises on any ``str``/JSON input, and never alters text that holds no secret;
+- idempotent: redacting redacted output changes nothing (tokens are recognised and kept);
+- the hashes of credentials replaced since the last :meth:`Redactor.secret_hashes` call are
+  collected, so an exchange record can say which keys it carried.
+
+JSON choices (see :mod:`provenance.redact.names` for the name lists):
+
+- a string under a *secret-named* field (``api_key``, ``password``, ``client_secret`` …) is
+  replaced whole, whatever it looks like; a container under such a field has every string and
+  number in it replaced;
+- under an *ambiguous* field (``key``, ``token``, ``code`` …) only a credential-shaped value is
+  replaced: OpenAI logprobs entries are ``{"token": "Hello"}`` and must survive;
+- Claude Code's ``metadata.user_id`` (``user_<hash>_account_<uuid>_session_<uuid>``) and the
+  top-level OpenAI ``user`` / ``safety_identifier`` fields are personal identifiers: replaced by a
+  ``user-id`` token (still correlatable), but not listed by :meth:`secret_hashes`, which lists
+  credentials only;
+- every other string, and every object key, goes through :meth:`Redactor.redact_text`.
+
+In URLs a token is written as is (``?key=[REDACTED:query:…]``), not percent-encoded: stored URLs
+are for reading, and the token must stay recognisable.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import threading
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+from provenance.redact.names import (
+    is_ambiguous_field,
+    is_secret_field,
+    is_secret_header,
+    is_secret_query,
+    looks_like_credential,
+    normalise,
+)
+from provenance.redact.patterns import (
+    PATTERNS,
+    PERSONAL_KINDS,
+    TOKEN_RE,
+    SecretPattern,
+    classify,
+    starts_at_boundary,
+)
+
+_ALL_TRIGGERS = tuple(sorted({t for p in PATTERNS if p.name_rule is None for t in p.triggers}))
+_NAME_WORDS = tuple(sorted({t for p in PATTERNS if p.name_rule is not None for t in p.triggers}))
+_MAX_NAME = 64
+_NAME_REST = rf"[a-z0-9_.-]{{0,{_MAX_NAME}}}(?=[\\\"']{{0,2}}\s*[:=])"
+# Per named pattern, one regex per trigger word: the literal first (fast search), then the rest
+# of the name and a separator, so only "name: …" / "name=…" hits come back to Python.
+_NAME_FINDERS = {
+    p.kind: [re.compile(re.escape(w) + _NAME_REST) for w in p.triggers]
+    for p in PATTERNS
+    if p.name_rule is not None
+}
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_MIN_SECRET_TEXT = 12  # shorter texts can only hold a URL userinfo ("://a:b@", 7 characters)
+_CACHE_LIMIT = 20_000
+_CLEAN_CACHE_MAX_LEN = 200  # short strings known to hold no secret are remembered (ids, roles)
+
+_AUTH_SCHEME = re.compile(r"(\s*)([A-Za-z][A-Za-z0-9._-]*)(\s+)(\S.*?)(\s*)\Z", re.S)
+_SIGV4_CREDENTIAL = re.compile(r"(Credential=)([^/,\s]+)")
+_SIGV4_SIGNATURE = re.compile(r"(Signature=)([0-9A-Fa-f]+)")
+_URL_AUTHORITY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)")
+_PERSONAL_TOP_FIELDS = frozenset({"user", "safetyidentifier"})
+
+
+def _is_token(value: str) -> bool:
+    return "[REDACTED:" in value and TOKEN_RE.fullmatch(value.strip()) is not None
+
+
+class Redactor:
+    """Replaces secrets by keyed-hash tokens. Thread-safe; one instance per process is enough."""
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes | bytearray) or len(key) < 16:
+            raise ValueError("the redaction key must be at least 16 bytes")
+        self._key = bytes(key)
+        self._cache: dict[str, str] = {}
+        self._clean: dict[str, None] = {}
+        self._seen: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_data_dir(cls) -> Redactor:
+        """The installation's redactor: key in ``data_dir()/redaction.key``, created 0600."""
+        from provenance.redact.keyfile import load_or_create_key
+
+        return cls(load_or_create_key())
+
+    # ----------------------------------------------------------------- tokens and hashes
+
+    def digest(self, secret: str) -> str:
+        """First 12 hex digits of HMAC-SHA256(key, secret): the correlation id of a secret."""
+        hexed = self._cache.get(secret)
+        if hexed is None:
+            mac = hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
+            hexed = mac.hexdigest()[:12]
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[secret] = hexed
+        return hexed
+
+    def redact_secret(self, secret: str, kind: str = "field") -> str:
+        """The token for a value known to be secret (e.g. a protobuf field at a known path).
+
+        Already-redacted tokens and empty strings are returned unchanged.
+        """
+        if not secret or _is_token(secret):
+            return secret
+        hexed = self.digest(secret)
+        if kind not in PERSONAL_KINDS:
+            with self._lock:
+                self._seen[hexed] = None
+        return f"[REDACTED:{kind}:{hexed}]"
+
+    def secret_hashes(self) -> list[str]:
+        """Digests (12 hex) of credentials replaced since the last call, first seen first; drains.
+
+        Personal identifiers (``user-id`` tokens) are not listed.
+        """
+        with self._lock:
+            out = list(self._seen)
+            self._seen.clear()
+        return out
+
+    # ----------------------------------------------------------------------------- text
+
+    def redact_text(self, text: str) -> str:
+        """Replace every key-shaped string found by :data:`~provenance.redact.patterns.PATTERNS`."""
+        if not isinstance(text, str) or len(text) < 7:
+            return text
+        if len(text) < _MIN_SECRET_TEXT and "@" not in text:
+            return text
+        short = len(text) <= _CLEAN_CACHE_MAX_LEN
+        if short and text in self._clean:
+            return text
+        original = text
+        present = {t for t in _ALL_TRIGGERS if t in text}
+        low = text.lower()
+        present.update(t for t in _NAME_WORDS if t in low)
+        if not present:
+            if short:
+                self._remember_clean(text)
+            return text
+        for pattern in PATTERNS:
+            if not any(t in present for t in pattern.triggers):
+                continue
+            if pattern.name_rule is not None:
+                text = self._replace_named(pattern, text)
+            else:
+                text = pattern.regex.sub(lambda m, p=pattern: self._replace(p, m), text)
+        if short and text == original:
+            self._remember_clean(text)
+        return text
+
+    def _remember_clean(self, text: str) -> None:
+        if len(self._clean) >= _CACHE_LIMIT:
+            self._clean.clear()
+        self._clean[text] = None
+
+    def _replace_named(self, pattern: SecretPattern, text: str) -> str:
+        """Secrets that follow a secret-named field (``api_key=…``, ``"password": "…"``)."""
+        assert pattern.name_rule is not None
+        low = text.lower()
+        spans: dict[int, tuple[int, str]] = {}
+        for finder in _NAME_FINDERS[pattern.kind]:
+            for hit in finder.finditer(low):
+                end = hit.end()
+                start = hit.start()
+                floor = max(0, start - _MAX_NAME)
+                while start > floor and low[start - 1] in _NAME_CHARS:
+                    start -= 1
+                strength = pattern.name_rule(text[start:end])
+                if strength is None:
+                    continue
+                m = pattern.regex.match(text, end)
+                if m is None:
+                    continue
+                secret = m.group("s")
+                if _is_token(secret) or not pattern.check(secret):
+                    continue
+                if strength == "ambiguous" and not looks_like_credential(secret):
+                    continue
+                spans[m.start("s")] = (m.end("s"), secret)
+        if not spans:
+            return text
+        out: list[str] = []
+        pos = 0
+        for start in sorted(spans):
+            end, secret = spans[start]
+            if start < pos:
+                continue
+            kind = classify(secret) or pattern.kind
+            out.append(text[pos:start])
+            out.append(self.redact_secret(secret, kind))
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def _replace(self, pattern: SecretPattern, m: re.Match[str]) -> str:
+        whole = m.group()
+        if pattern.boundary and not starts_at_boundary(m.string, m.start()):
+            return whole
+        group = "s" if "s" in pattern.regex.groupindex else 0
+        secret = m.group(group)
+        if not secret or not pattern.check(secret):
+            return whole
+        kind = pattern.kind
+        if kind in ("field", "bearer"):  # a name said "secret"; the value may say which one
+            kind = classify(secret) or kind
+        lo, hi = m.start(group) - m.start(), m.end(group) - m.start()
+        return whole[:lo] + self.redact_secret(secret, kind) + whole[hi:]
+
+    # -------------------------------------------------------------------------- headers
+
+    def redact_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A new list: secret headers replaced (scheme words, cookie names kept); others scanned."""
+        return [(name, self._header_value(name, value)) for name, value in headers]
+
+    def _header_value(self, name: str, value: str) -> str:
+        if not isinstance(value, str) or not value:
+            return value
+        lname = normalise(name) if isinstance(name, str) else ""
+        if lname in ("authorization", "proxyauthorization"):
+            return self._authorization(value)
+        if lname == "cookie":
+            return ";".join(self._cookie_pair(p) for p in value.split(";"))
+        if lname == "setcookie":
+            first, sep, attributes = value.partition(";")
+            return self._cookie_pair(first) + sep + attributes
+        if isinstance(name, str) and is_secret_header(name):
+            return self._whole(value, "header")
+        return self.redact_text(value)
+
+    def _whole(self, value: str, default_kind: str) -> str:
+        """Replace ``value`` (surrounding spaces kept) by one token; kind from its shape."""
+        stripped = value.strip()
+        if not stripped or _is_token(stripped):
+            return value
+        lead = value[: len(value) - len(value.lstrip())]
+        trail = value[len(value.rstrip()) :]
+        token = self.redact_secret(stripped, classify(stripped) or default_kind)
+        return lead + token + trail
+
+    def _authorization(self, value: str) -> str:
+        m = _AUTH_SCHEME.match(value)
+        if m is None:
+            return self._whole(value, "header")
+        lead, scheme, gap, credential, trail = m.groups()
+        if _is_token(credential):
+            return value
+        if scheme.upper().startswith("AWS4-"):
+            signed = _SIGV4_CREDENTIAL.sub(
+                lambda c: c[1] + self.redact_secret(c[2], "aws-access-key"), credential
+            )
+            signed = _SIGV4_SIGNATURE.sub(
+                lambda s: s[1] + self.redact_secret(s[2], "signature"), signed
+            )
+            if signed != credential:
+                return lead + scheme + gap + self.redact_text(signed) + trail
+        lower = scheme.lower()
+        default = "bearer" if lower == "bearer" else "basic" if lower == "basic" else "header"
+        return lead + scheme + gap + self._whole(credential, default) + trail
+
+    def _cookie_pair(self, pair: str) -> str:
+        name, eq, value = pair.partition("=")
+        if not eq:
+            return self._whole(pair, "cookie")
+        return name + eq + self._whole(value, "cookie")
+
+    # ----------------------------------------------------------------------------- URLs
+
+    def redact_url(self, url_or_path: str) -> str:
+        """Hide userinfo, secret query parameters and key-shaped strings; keep every other byte.
+
+        Works on absolute URLs, scheme-relative ``//host/...`` and ``/path?query`` strings. A
+        fragment with ``=`` in it (OAuth implicit flow ``#access_token=…``) is treated as a query.
+        """
+        if not isinstance(url_or_path, str) or not url_or_path:
+            return url_or_path
+        head, hsep, fragment = url_or_path.partition("#")
+        base, qsep, query = head.partition("?")
+        prefix = ""
+        m = _URL_AUTHORITY.match(base)
+        if m is not None:
+            scheme, authority = m.groups()
+            userinfo, at, hostport = authority.rpartition("@")
+            if at and userinfo and not _is_token(userinfo):
+                secret = unquote(userinfo)
+                authority = self.redact_secret(secret, "userinfo") + at + hostport
+            prefix, base = scheme + authority, base[m.end() :]
+        base = self.redact_text(base)
+        if qsep:
+            query = self.redact_query(query)
+        if hsep:
+            if "=" in fragment:
+                fragment = self.redact_query(fragment)
+            else:
+                fragment = self.redact_text(fragment)
+        return prefix + base + qsep + query + hsep + fragment
+
+    def redact_query(self, query: str) -> str:
+        """Redact an ``a=1&b=2`` string (a URL query or a form body) parameter by parameter."""
+        parts = query.split("&")
+        for i, part in enumerate(parts):
+            name, eq, value = part.partition("=")
+            if not eq:
+                parts[i] = self.redact_text(part)
+                continue
+            if not value or _is_token(value):
+                continue
+            decoded = unquote_plus(value)
+            if is_secret_query(unquote_plus(name)):
+                parts[i] = name + eq + self.redact_secret(decoded, classify(decoded) or "query")
+                continue
+            red = self.redact_text(value)
+            if red == value and decoded != value and self.redact_text(decoded) != decoded:
+                red = self.redact_secret(decoded, classify(decoded) or "query")
+            parts[i] = self.redact_text(name) + eq + red
+        return "&".join(parts)
+
+    # ----------------------------------------------------------------------------- JSON
+
+    def redact_json(self, value: object) -> object:
+        """A redacted deep copy of a JSON-like value (dicts, lists, tuples → lists, scalars).
+
+        Iterative, so any nesting depth that ``json.loads`` can produce is fine.
+        """
+        holder: list[object] = [None]
+        # (source, destination container, slot, role of the key it sits under, top level, secret)
+        stack: list[tuple[object, Any, object, int, bool, bool]] = [
+            (value, holder, 0, 0, True, False)
+        ]
+        leaf = self._json_leaf
+        while stack:
+            src, dst, slot, under, top, secret = stack.pop()
+            if isinstance(src, dict):
+                new: dict[object, object] = {}
+                dst[slot] = new
+                for k, v in src.items():
+                    if isinstance(k, str):
+                        role = _field_role(k)
+                        nk: object = self.redact_text(k)
+                    else:
+                        role, nk = 0, k
+                    sub_secret = secret or bool(role & _SECRET)
+                    if isinstance(v, dict | list | tuple):
+                        new[nk] = None
+                        stack.append((v, new, nk, role, False, sub_secret))
+                    else:
+                        new[nk] = leaf(v, role, under, top, sub_secret)
+            elif isinstance(src, list | tuple):
+                items: list[object] = [None] * len(src)
+                dst[slot] = items
+                for i, v in enumerate(src):
+                    if isinstance(v, dict | list | tuple):
+                        stack.append((v, items, i, 0, False, secret))
+                    else:
+                        items[i] = leaf(v, 0, 0, False, secret)
+            else:
+                dst[slot] = leaf(src, 0, 0, False, secret)
+        return holder[0]
+
+    def _json_leaf(self, v: object, role: int, under: int, top: bool, secret: bool) -> object:
+        if isinstance(v, str):
+            if not v or _is_token(v):
+                return v
+            if secret:
+                return self.redact_secret(v, classify(v) or "field")
+            if role:
+                if (role & _USER_ID and under & _METADATA) or (top and role & _PERSONAL_TOP):
+                    return self.redact_secret(v, "user-id")
+                if role & _AMBIGUOUS and looks_like_credential(v):
+                    return self.redact_secret(v, classify(v) or "field")
+            return self.redact_text(v)
+        if secret and isinstance(v, int | float) and not isinstance(v, bool):
+            return self.redact_secret(repr(v), "field")
+        return v
+
+
+_SECRET, _AMBIGUOUS, _USER_ID, _METADATA, _PERSONAL_TOP = 1, 2, 4, 8, 16
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_role(name: str) -> int:
+    """Bit flags saying what a JSON key means for redaction (cached: keys repeat a lot)."""
+    n = normalise(name)
+    role = 0
+    if is_secret_field(name):
+        role |= _SECRET
+    elif is_ambiguous_field(name):
+        role |= _AMBIGUOUS
+    if n == "userid":
+        role |= _USER_ID
+    if n == "metadata":
+        role |= _METADATA
+    if n in _PERSONAL_TOP_FIELDS:
+        role |= _PERSONAL_TOP
+    return role
