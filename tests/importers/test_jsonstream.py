@@ -1,0 +1,98 @@
+"""The streaming JSON array reader agrees with json.load, chunk boundaries anywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from provenance.importers.jsonstream import JsonStreamError, iter_array_items
+
+scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+TRICKY = ['q"]}', "\\", "[{", "entries", "\u2028", "é\ud7ff"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(values, max_size=8),
+    st.dictionaries(st.text(max_size=5).filter(lambda k: k != "entries"), values, max_size=3),
+    st.integers(min_value=1, max_value=40),
+    st.booleans(),
+)
+def test_items_match_json_load(items: list, noise: dict, chunk: int, indent: bool) -> None:
+    doc = {"log": {**noise, "pages": [{"entries": ["decoy"]}], "entries": items, "z": TRICKY}}
+    data = json.dumps(doc, indent=2 if indent else None).encode()
+    got = list(iter_array_items(io.BytesIO(data), ("log", "entries"), chunk_size=chunk))
+    assert got == items
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.text(max_size=4), st.text(max_size=8)), min_size=1, max_size=6),
+    st.data(),
+)
+def test_truncation_yields_a_prefix_then_fails(items: list, data: st.DataObject) -> None:
+    raw = json.dumps({"log": {"entries": items}}).encode()
+    cut = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    got: list = []
+    with pytest.raises(JsonStreamError):
+        for item in iter_array_items(io.BytesIO(raw[:cut]), ("log", "entries"), chunk_size=7):
+            got.append(item)
+    assert got == items[: len(got)]
+
+
+def test_utf8_bom_and_multibyte_split_across_chunks() -> None:
+    doc = {"log": {"entries": [{"t": "日本語 😀 " * 50}]}}
+    data = b"\xef\xbb\xbf" + json.dumps(doc, ensure_ascii=False).encode()
+    assert list(iter_array_items(io.BytesIO(data), ("log", "entries"), chunk_size=3)) == [
+        doc["log"]["entries"][0]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"x": 1}', "no log.entries array found"),
+        (b'{"log": {"entries": [{"a":1} {"b":2}]}}', "missing ','"),
+        (b'{"log": {"entries": [{"a":}]}}', "not valid JSON"),
+        (b'{"log": {"entries": [1,,2]}}', "unexpected ','"),
+        (b'{"log": {"entries": ["\xff"]}}', "not UTF-8"),
+    ],
+)
+def test_malformed_documents(data: bytes, message: str) -> None:
+    with pytest.raises(JsonStreamError, match=message):
+        list(iter_array_items(io.BytesIO(data), ("log", "entries")))
+
+
+def test_memory_is_bounded_by_the_largest_item() -> None:
+    """A 200-entry file streamed in 4 KiB chunks never buffers more than ~one entry + a chunk."""
+    from provenance.importers import jsonstream
+
+    entry = {"body": "x" * 20_000}
+    data = json.dumps({"log": {"entries": [entry] * 200}}).encode()
+    buffers: list[int] = []
+    original = jsonstream._Buffer.more
+
+    def spy(self: jsonstream._Buffer) -> bool:
+        buffers.append(len(self.text))
+        return original(self)
+
+    jsonstream._Buffer.more = spy  # type: ignore[method-assign]
+    try:
+        count = sum(
+            1 for _ in iter_array_items(io.BytesIO(data), ("log", "entries"), chunk_size=4096)
+        )
+    finally:
+        jsonstream._Buffer.more = original  # type: ignore[method-assign]
+    assert count == 200
+    assert max(buffers) < 20_000 + 2 * 4096 + 100
