@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provenance.cli.export_cmd",
     "provenance.cli.prune_cmd",
     "provenance.cli.dashboard_cmd",
+    "provenance.cli.connections_cmd",
 )
 
 
