@@ -30,11 +30,8 @@ def iso_utc(value: datetime | None) -> str | None:
 
 
 def catalog_resolver() -> Resolver:
-    """(family, vendor) from ``provenance.catalog.resolve``; (None, None) without a catalog."""
-    try:
-        from provenance.catalog import resolve
-    except ImportError:
-        return lambda _model_id: (None, None)
+    """(family, vendor) of a model id from ``provenance.catalog.resolve`` (imported lazily)."""
+    from provenance.catalog import resolve
 
     def _resolve(model_id: str) -> tuple[str | None, str | None]:
         resolution = resolve(model_id)

@@ -44,26 +44,9 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
     return run
 
 
-# The few ids these tests use, as the catalog (issue 2) resolves them.
-_STUB_CATALOG = {
-    "gpt-4o": ("gpt-4o", "openai"),
-    "gpt-4o-2024-08-06": ("gpt-4o", "openai"),
-    "accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast": ("kimi-k2.5", "moonshot"),
-}
-
-
 @pytest.fixture
-def catalog(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], tuple[str | None, str | None]]:
-    """The (family, vendor) resolver ``models_table`` uses: the real catalog when it is
-    installed, else a stub with the same answers for the ids above (patched in)."""
-    from provenance.store import queries
+def catalog() -> Callable[[str], tuple[str | None, str | None]]:
+    """The (family, vendor) resolver ``models_table`` uses by default (the real catalog)."""
+    from provenance.store.queries import catalog_resolver
 
-    try:
-        from provenance.catalog import resolve  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr(
-            queries,
-            "catalog_resolver",
-            lambda: lambda model_id: _STUB_CATALOG.get(model_id, (None, None)),
-        )
-    return queries.catalog_resolver()
+    return catalog_resolver()
