@@ -90,9 +90,7 @@ class TlsSession:
             return False
         if self.version is None:
             return True
-        return any(d is not None and not self.dead[i] for i, d in enumerate(self.dec)) or not all(
-            self.encrypted
-        )
+        return any(d is not None and not self.dead[i] for i, d in enumerate(self.dec))
 
     def feed(self, direction: int, data: bytes, ts: float) -> None:
         if self.broken:

@@ -100,3 +100,12 @@ def test_reassembly_recovers_the_stream(data: bytes, cuts: list[int], order, dup
     out = b"".join(stream.add(seq, chunk) for seq, chunk in segments)
     assert out == data
     assert not stream.gap and not stream.pending
+
+
+def test_progress_reports_bytes(session_wire, tmp_path: Path) -> None:
+    wire, keylog = session_wire
+    capture = write_capture(tmp_path / "p.pcap", wire)
+    calls: list[tuple[int, int]] = []
+    read_capture(capture, keylog, progress=lambda done, total: calls.append((done, total)))
+    size = capture.stat().st_size
+    assert calls and calls[-1] == (size, size)
