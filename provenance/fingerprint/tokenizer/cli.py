@@ -1,0 +1,172 @@
+"""``provenance fingerprint tokenizer`` (active, ≤ 4 requests) and ``… passive`` (captured traffic).
+
+Both print one JSON document with ``--json`` (schema ``provenance.tokenizer-fingerprint/1``, or
+``provenance.tokenizer-passive/1`` with one such result per product and model id), else a table.
+A ``null`` verdict is a finding, not a failure: exit 0. Runs are saved to the store unless
+``--no-store``. The API key is read from the environment and never printed or stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.errors import UsageError
+
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+def register(stages: argparse._SubParsersAction) -> None:
+    """Add the ``tokenizer`` and ``passive`` stages to ``provenance fingerprint``."""
+    active = stages.add_parser("tokenizer", help="name the tokenizer behind an endpoint (≤4 calls)")
+    active.add_argument(
+        "url",
+        metavar="URL",
+        help="base URL as the SDK takes it (…/v1 for OpenAI; no /v1 for Anthropic)",
+    )
+    active.add_argument("--model", required=True, help="model name to send")
+    active.add_argument("--api", choices=("openai", "anthropic"), default="openai")
+    active.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default=None,
+        help="environment variable holding the key (default: OPENAI_API_KEY or ANTHROPIC_API_KEY)",
+    )
+    active.add_argument(
+        "--max-requests",
+        type=int,
+        default=4,
+        help="HTTP requests at most, retries included (default 4, minimum 2)",
+    )
+    active.add_argument("--product", default=None, help="product name to file the run under")
+    active.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    active.add_argument("--probes", type=Path, default=None, help=argparse.SUPPRESS)
+    active.add_argument("--no-store", action="store_true", help="do not save the run")
+    add_db_option(active)
+    add_json_option(active)
+    active.set_defaults(func=_run_active)
+
+    passive = stages.add_parser("passive", help="fit known tokenizers to captured usage counts")
+    passive.add_argument("--product", default=None, help="only this product")
+    passive.add_argument(
+        "--min-samples",
+        type=int,
+        default=3,
+        help="exchanges needed per (product, model id) (default 3)",
+    )
+    passive.add_argument("--no-store", action="store_true", help="do not save the runs")
+    add_db_option(passive)
+    add_json_option(passive)
+    passive.set_defaults(func=_run_passive)
+
+
+def safe_target(url: str) -> str:
+    """The URL without userinfo, query or fragment (what is shown and stored)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    if args.api_key_env:
+        value = os.environ.get(args.api_key_env)
+        if not value:
+            raise UsageError(f"--api-key-env {args.api_key_env}: that variable is not set")
+        return value
+    return os.environ.get(DEFAULT_KEY_ENV[args.api]) or None
+
+
+def _run_active(args: argparse.Namespace) -> int:
+    from provenance.fingerprint.tokenizer.active import run_active
+    from provenance.fingerprint.tokenizer.client import CountClient
+    from provenance.tokenizers.probes import load_probe_set
+    from provenance.tokenizers.signatures import load_signatures
+
+    if args.max_requests < 2:
+        raise UsageError("--max-requests must be at least 2 (a baseline and one probe)")
+    parts = urlsplit(args.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"URL must be http(s)://host[:port]/path, got {safe_target(args.url)!r}")
+    probe_set = load_probe_set(args.probes)
+    signatures = load_signatures()
+    client = CountClient(
+        args.url, args.model, api=args.api, api_key=_api_key(args), timeout=args.timeout
+    )
+    with client:
+        doc = run_active(client, probe_set, signatures, max_requests=args.max_requests)
+    doc["target"] = safe_target(args.url)
+    if args.json:
+        emit_json(doc)
+    else:
+        _print_result(doc)
+    if not args.no_store:
+        save_run(args.db, "tokenizer", doc, product=args.product)
+    return 0
+
+
+def _print_result(doc: dict[str, Any], title: str | None = None) -> None:
+    rows = [(r["tokenizer"], r["score"], r["status"], r["reason"]) for r in doc["ranking"]]
+    print_table(
+        title or f"tokenizer fingerprint of {doc.get('target')}",
+        ["tokenizer", "score", "status", "reason"],
+        rows,
+    )
+    families = ", ".join(doc.get("families") or []) or "—"
+    print(
+        f"verdict: {doc['verdict'] or 'null'} (families: {families}); {doc['reason']}; "
+        f"requests: {doc.get('requests')}"
+    )
+
+
+def save_run(db: str | None, kind: str, doc: dict[str, Any], *, product: str | None) -> int:
+    """Save one run's document as a fingerprint run; returns the row id."""
+    from provenance.store import FingerprintRunRecord, open_store
+
+    families = doc.get("families") or []
+    started = doc.get("started_at")
+    record = FingerprintRunRecord(
+        kind=kind,
+        started_at=datetime.fromisoformat(started) if started else datetime.now(UTC),
+        target=str(doc.get("target") or ""),
+        model=doc.get("model"),
+        method=str(doc.get("method_label") or f"tokenizer-differential/{doc.get('method')}"),
+        requests=int(doc.get("requests") or 0),
+        result=doc,
+        product=product or doc.get("product"),
+        verdict=doc.get("verdict"),
+        family=families[0] if len(families) == 1 else None,
+    )
+    store = open_store(db, create=True)
+    try:
+        return store.save_fingerprint_run(record)
+    finally:
+        store.close()
+
+
+def _run_passive(args: argparse.Namespace) -> int:
+    from provenance.fingerprint.tokenizer.passive import PASSIVE_SCHEMA, run_passive
+    from provenance.store import open_store
+
+    store = open_store(args.db, create=False)
+    try:
+        results = run_passive(store, product=args.product, min_samples=args.min_samples)
+    finally:
+        store.close()
+    if args.json:
+        emit_json({"schema": PASSIVE_SCHEMA, "results": results})
+    else:
+        if not results:
+            print("no (product, model id) with captured prompt-token counts")
+        for doc in results:
+            _print_result(doc, f"passive fit: {doc['product'] or '—'} / {doc['model'] or '—'}")
+    if not args.no_store:
+        for doc in results:
+            save_run(args.db, "tokenizer-passive", doc, product=doc.get("product"))
+    return 0
