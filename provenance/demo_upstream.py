@@ -39,8 +39,8 @@ SERVED_ALIASES: dict[str, str] = {
     "gpt-4o": "gpt-4o-2024-08-06",
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
     "gpt-4.1": "gpt-4.1-2025-04-14",
-    "claude-sonnet-4-0": "claude-sonnet-4-20250514",
-    "claude-3-5-haiku-latest": "claude-3-5-haiku-20241022",
+    "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5": "claude-haiku-4-5-20251001",
 }
 CONNECT_PATH = "/aiserver.v1.ChatService/StreamUnifiedChatWithTools"
 
@@ -446,6 +446,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     provider: StandInProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-stream is normal here: no traceback on stderr."""
+        return
 
 
 class StandInProvider:

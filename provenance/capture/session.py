@@ -318,6 +318,8 @@ def open_capture_store(db_url: str | None) -> Any:
     """Open (creating and migrating if new) the store a capture writes to; ``StoreError`` if not."""
     from provenance.store import open_store, resolve_db_url
 
+    # mitmproxy shows every INFO log line; alembic's migration chatter is noise there.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return open_store(resolve_db_url(db_url), create=True)
 
 
