@@ -18,11 +18,13 @@ __all__ = [
     "ProductMatch",
     "Resolution",
     "clear_cache",
+    "family_vendors",
     "load_catalog",
     "looks_like_model_id",
     "match_product",
     "product_for_headers",
     "provider_for_host",
+    "provider_vendor",
     "resolve",
 ]
 
@@ -30,6 +32,20 @@ __all__ = [
 def provider_for_host(host: str) -> str | None:
     """Provider slug for a host (``api.openai.com``, ``x.openai.azure.com:443``, a URL), or None."""
     return load_catalog().hosts.provider_for_host(host)
+
+
+def provider_vendor(provider: str) -> str | None:
+    """The vendor a first-party provider exclusively serves (``anthropic`` → ``anthropic``).
+
+    None for providers that serve many vendors' models (OpenRouter, Bedrock, Azure, Fireworks …)
+    and for unknown slugs.
+    """
+    return load_catalog().hosts.provider_vendor(provider)
+
+
+def family_vendors() -> dict[str, str]:
+    """Every family key the catalog can return, mapped to its vendor slug."""
+    return {f.family: f.vendor for f in load_catalog().models.families}
 
 
 def resolve(model_id: str) -> Resolution:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from provenance import paths
-from provenance.catalog._files import read_document
+from provenance.catalog._files import fail, read_document
 from provenance.catalog.hosts import HostTable
 from provenance.catalog.models import ModelCatalog
 from provenance.catalog.products import ProductRules
@@ -38,7 +38,26 @@ class Catalog:
         products = ProductRules.from_document(
             read_document(directory / PRODUCTS_FILE, "provenance.products/1"), PRODUCTS_FILE
         )
+        _check_cross_references(hosts, models)
         return cls(directory, hosts, models, products)
+
+
+def _check_cross_references(hosts: HostTable, models: ModelCatalog) -> None:
+    """Slugs one file uses must be declared in the other."""
+    for rule in models.rules:
+        if rule.provider_hint is not None and rule.provider_hint not in hosts.providers:
+            raise fail(
+                MODELS_FILE,
+                f"normalise ({rule.name})",
+                f"provider_hint {rule.provider_hint!r} is not a provider declared in {HOSTS_FILE}",
+            )
+    for provider, vendor in hosts.exclusive_vendors.items():
+        if vendor not in models.vendors:
+            raise fail(
+                HOSTS_FILE,
+                f"providers.{provider}",
+                f"exclusive_vendor {vendor!r} is not a vendor declared in {MODELS_FILE}",
+            )
 
 
 @lru_cache(maxsize=8)

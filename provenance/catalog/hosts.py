@@ -61,9 +61,15 @@ class HostEntry:
 class HostTable:
     """The loaded host table: :meth:`provider_for_host` is the one query."""
 
-    def __init__(self, entries: list[HostEntry], providers: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        entries: list[HostEntry],
+        providers: dict[str, dict[str, str]],
+        exclusive_vendors: dict[str, str] | None = None,
+    ) -> None:
         self.entries = tuple(entries)
         self.providers = providers
+        self.exclusive_vendors = dict(exclusive_vendors or {})
         self._exact = {e.host: e.provider for e in entries if "*" not in e.host}
         self._patterns = [(glob_to_regex(e.host), e.provider) for e in entries if "*" in e.host]
 
@@ -71,6 +77,12 @@ class HostTable:
     def from_document(cls, doc: dict[str, Any], filename: str) -> HostTable:
         """Validate a parsed hosts.json; raise CatalogError naming the bad entry."""
         providers = read_named_table(doc, "providers", filename)
+        exclusive: dict[str, str] = {}
+        for slug, info in doc["providers"].items():
+            if "exclusive_vendor" in info:
+                where = f"providers.{slug}"
+                vendor = need(info, "exclusive_vendor", str, filename, where)
+                exclusive[slug] = check_slug(vendor, filename, where, "exclusive_vendor")
         raw = doc.get("hosts")
         if not isinstance(raw, list) or not raw:
             raise fail(filename, "hosts", "must be a non-empty list")
@@ -93,7 +105,13 @@ class HostTable:
                     filename, where, f"provider {provider!r} is not declared under 'providers'"
                 )
             entries.append(HostEntry(host, provider, check_source(item, filename, where)))
-        return cls(entries, providers)
+        return cls(entries, providers, exclusive)
+
+    def provider_vendor(self, provider: str | None) -> str | None:
+        """The vendor whose models alone ``provider`` serves (a first-party API), else None."""
+        if not isinstance(provider, str):
+            return None
+        return self.exclusive_vendors.get(provider)
 
     def provider_for_host(self, host: str | None) -> str | None:
         """The provider slug serving ``host`` (any form :func:`normalise_host` accepts), or None."""

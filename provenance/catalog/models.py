@@ -136,6 +136,11 @@ class ModelCatalog:
             _read_family(item, index, filename, vendors, macros)
             for index, item in enumerate(_need_list(doc, "families", filename))
         ]
+        owners: dict[str, str] = {}
+        for index, fam in enumerate(families):
+            if owners.setdefault(fam.family, fam.vendor) != fam.vendor:
+                where = f"families[{index}] ({fam.family})"
+                raise fail(filename, where, f"family already belongs to {owners[fam.family]!r}")
         return cls(vendors, rules, families, token)
 
     def resolve(self, model_id: str) -> Resolution:
