@@ -296,7 +296,10 @@ SECRETS: tuple[SecretSample, ...] = (
     SecretSample(
         "jwt",
         "jwt",
-        _jwt("jwt", {"sub": "auth0|user_8f2c", "iss": "https://auth.example.test/", "exp": 1900000000}),
+        _jwt(
+            "jwt",
+            {"sub": "auth0|user_8f2c", "iss": "https://auth.example.test/", "exp": 1900000000},
+        ),
         "RFC 7519 JWS compact serialisation (Cursor bearer, Azure Entra tokens)",
     ),
     SecretSample(
@@ -343,7 +346,8 @@ SECRETS: tuple[SecretSample, ...] = (
                 "type": "service_account",
                 "project_id": "audit-demo-123",
                 "private_key_id": _rand("sa-kid", HEX, 40),
-                "private_key": f"-----BEGIN PRIVATE KEY-----\n{_SA_PEM}\n-----END PRIVATE KEY-----\n",
+                "private_key": f"-----BEGIN PRIVATE KEY-----\n{_SA_PEM}\n"
+                "-----END PRIVATE KEY-----\n",
                 "client_email": "capture@audit-demo-123.iam.gserviceaccount.com",
             }
         ),

@@ -126,6 +126,7 @@ SECRET_QUERY = SECRET_FIELDS | frozenset(
 )
 
 _CREDENTIAL_SHAPE = re.compile(r"[A-Za-z0-9_.~+/=:$%-]{16,}")
+_SEPARATORS = re.compile(r"[-_.:/]")
 
 
 def is_secret_header(name: str) -> bool:
@@ -156,10 +157,13 @@ def is_secret_query(name: str) -> bool:
 
 
 def looks_like_credential(value: str) -> bool:
-    """16+ token characters, no spaces, with both a letter and a digit (ids of words fail)."""
+    """16+ token characters, no spaces, both a letter and a digit, and one unbroken run of 16+
+    between ``- _ . : /`` separators. Keys pass; ``cache-key-model-v1`` and UUIDs do not."""
     if _CREDENTIAL_SHAPE.fullmatch(value) is None:
         return False
-    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+    if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+        return False
+    return max(len(part) for part in _SEPARATORS.split(value)) >= 16
 
 
 def field_strength(name: str) -> str | None:

@@ -318,7 +318,8 @@ PATTERNS: tuple[SecretPattern, ...] = (
     ),
     _p(
         "field",
-        r"[\\\"']{0,2}\s*[:=]\s*[\\\"']{0,2}(?:[A-Za-z][A-Za-z0-9-]*\s+)?"
+        r"[\\\"']{0,2}\s*[:=]\s*[\\\"']{0,2}"
+        r"(?:(?i:bearer|basic|token|digest|negotiate|ntlm|apikey|aws4-hmac-sha256)\s+)?"
         r"(?P<s>[A-Za-z0-9_.~+/=$%-]{8,})",
         ("key", "secret", "passw", "token", "auth"),
         "secret-named fields in free text (name: value, name=value, JSON text); names as in "

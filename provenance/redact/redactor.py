@@ -186,6 +186,8 @@ class Redactor:
                 floor = max(0, start - _MAX_NAME)
                 while start > floor and low[start - 1] in _NAME_CHARS:
                     start -= 1
+                if low.endswith("[redacted:", 0, start):
+                    continue  # the kind inside a token, e.g. [REDACTED:aws-access-key:…]
                 strength = pattern.name_rule(text[start:end])
                 if strength is None:
                     continue

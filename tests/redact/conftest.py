@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:  # `pytest` (not `python -m pytest`) does not put the checkout on the path
-    sys.path.insert(0, _ROOT)
-
-from provenance.redact import Redactor  # noqa: E402
+from provenance.redact import Redactor
 
 KEY = bytes(range(32))
 
