@@ -65,12 +65,19 @@ def _load(directory: str) -> Catalog:
     return Catalog.from_directory(Path(directory))
 
 
+@lru_cache(maxsize=1)
+def _default() -> Catalog:
+    return _load(str(paths.fingerprints_dir().resolve()))
+
+
 def load_catalog(directory: Path | str | None = None) -> Catalog:
     """The catalog of ``directory`` (default: the shipped ``fingerprints/``), loaded once."""
-    target = Path(directory) if directory is not None else paths.fingerprints_dir()
-    return _load(str(target.resolve()))
+    if directory is None:
+        return _default()
+    return _load(str(Path(directory).resolve()))
 
 
 def clear_cache() -> None:
     """Forget loaded catalogs (tests that edit catalog files call this)."""
+    _default.cache_clear()
     _load.cache_clear()
