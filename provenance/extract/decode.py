@@ -78,7 +78,16 @@ class _ZlibCodec(_Codec):
             if self._obj is None:
                 return b"", b""
         obj = self._obj
-        if obj.eof:  # the stream ended earlier and its trailing bytes were checked then
+        if obj.eof:  # the stream ended earlier; what follows may start another gzip member
+            if self.name == "gzip":
+                data = self._pending + data
+                self._pending = b""
+                if data == b"\x1f":
+                    self._pending = data  # the next member's magic, split across chunks
+                    return b"", b""
+                if data[:2] == b"\x1f\x8b":
+                    self._obj = zlib.decompressobj(31)
+                    return b"", data
             if not _only_padding(data):
                 raise ValueError("trailing bytes after compressed stream")
             return b"", b""
@@ -105,7 +114,7 @@ class _ZlibCodec(_Codec):
         return self._obj.flush()[:limit]
 
     def finished_ok(self) -> bool:
-        return self._obj is not None and self._obj.eof
+        return self._obj is not None and self._obj.eof and not self._pending
 
 
 class _BrotliCodec(_Codec):
@@ -139,7 +148,7 @@ class _ZstdCodec(_Codec):
     def push(self, data: bytes, limit: int) -> tuple[bytes, bytes]:
         if self._obj.eof:
             # Several zstd frames in a row decode as their concatenation (RFC 8878 section 3).
-            rest = self._obj.unused_data + data
+            rest = data  # the previous frame's unused_data was already handed back as rest
             if _only_padding(rest):
                 return b"", b""
             self._obj = self._dctx.decompressobj()
