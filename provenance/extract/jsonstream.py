@@ -69,7 +69,7 @@ class JsonArrayFramer:
             m = _STRUCT.search(buf, pos)
             if self._depth == 0:
                 head = bytes(buf[pos : m.start() if m else n])
-                if head.strip():
+                if head.strip() or (m is not None and m.group() != b"["):
                     self._note("JSON array stream does not start with '['")
                     self._closed = True
                     break

@@ -133,8 +133,9 @@ def iter_strings(
 ) -> Iterator[tuple[str, str]]:
     """Yield ``(field_path, text)`` for every string field at any depth up to ``max_depth``.
 
-    A payload that is both printable text and a valid message yields the text and is walked
-    as a message too, so an id is found either way. Yields nothing for an invalid message.
+    A payload that is both printable text and a valid message (``"\t000000000`` is also field
+    4 = "000000000") yields the text and is walked as a message too, so an id is found either
+    way; callers filter what they need. Yields nothing for an invalid message.
     """
     fields = parse_fields(buf, max_fields=max_fields)
     if fields is None:
@@ -155,8 +156,6 @@ def _walk(
         text = _printable_text(f.value)
         if text is not None:
             yield path, text
-            if text[0] not in "\t\n\r":
-                continue
         if depth >= max_depth:
             continue
         nested = parse_fields(f.value, max_fields=budget.left) if len(f.value) >= 2 else None
