@@ -18,6 +18,7 @@ SHA-256 of the exact body bytes written), ``x-standin-encoding`` (``gzip``, ``de
 or ``zstd``: the stream is compressed incrementally and flushed per event) and
 ``x-standin-pause: 1`` (after the first event the server sets :attr:`first_sent`, waits up
 to ``pause`` seconds for :attr:`release`, then sets :attr:`second_sending` before writing the rest).
+``x-standin-replay: KEY`` streams back the SSE bytes registered in :attr:`StandInProvider.replay`.
 """
 
 from __future__ import annotations
@@ -359,6 +360,11 @@ class _Handler(BaseHTTPRequestHandler):
         provider = self.server.provider
         provider.requests.append((self.command, self.path, list(self.headers.items()), raw))
         path = self.path.split("?")[0]
+        replay = provider.replay.get(self.headers.get("x-standin-replay") or "")
+        if replay is not None:
+            frames = [f + b"\n\n" for f in replay.split(b"\n\n") if f]
+            self._stream("text/event-stream", iter(frames))
+            return
         if path == CONNECT_PATH:
             self._stream("application/connect+proto", connect_frames(raw))
             return
@@ -466,6 +472,7 @@ class StandInProvider:
         self.pause = pause
         self.requests: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
         self.sent: dict[str, str] = {}
+        self.replay: dict[str, bytes] = {}  # x-standin-replay key -> SSE bytes to stream back
         self.first_sent = threading.Event()
         self.release = threading.Event()
         self.second_sending = threading.Event()
