@@ -37,35 +37,35 @@ def _url() -> str:
 
 
 @st.cache_data(ttl=TTL, show_spinner="Reading the store…")
-def overview(_key: str) -> dict[str, Any]:
+def overview(db_key: str) -> dict[str, Any]:
     from provenance.reporting.dashboard import overview as q
 
     return q(store())
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def models(_key: str) -> list[dict[str, Any]]:
+def models(db_key: str) -> list[dict[str, Any]]:
     from provenance.store.queries import models_table
 
     return models_table(store())
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def timeline(_key: str) -> list[dict[str, Any]]:
+def timeline(db_key: str) -> list[dict[str, Any]]:
     from provenance.reporting.dashboard import model_timeline
 
     return model_timeline(store())
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def runs(_key: str) -> list[dict[str, Any]]:
+def runs(db_key: str) -> list[dict[str, Any]]:
     from provenance.reporting.runs import list_runs
 
     return list_runs(store())
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def options(_key: str) -> dict[str, list[str]]:
+def options(db_key: str) -> dict[str, list[str]]:
     from provenance.reporting.dashboard import filter_options
 
     return filter_options(store())
@@ -73,7 +73,7 @@ def options(_key: str) -> dict[str, list[str]]:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def exchanges(
-    _key: str,
+    db_key: str,
     product: str | None,
     provider: str | None,
     model: str | None,
@@ -93,7 +93,7 @@ def exchanges(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def timings(_key: str, product: str | None, provider: str | None) -> list[dict[str, Any]]:
+def timings(db_key: str, product: str | None, provider: str | None) -> list[dict[str, Any]]:
     from provenance.reporting.dashboard import timing_sample
     from provenance.reporting.exchanges import ExchangeFilter
 

@@ -52,6 +52,7 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
         "--theme.base", "light",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
 
 

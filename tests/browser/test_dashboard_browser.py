@@ -96,7 +96,8 @@ def test_products_and_base_models_are_visible_in_chromium(dashboard: str) -> Non
         page.get_by_text("copilot → gpt-4o (90%)").wait_for(timeout=30_000)
         assert page.get_by_text("mystery → conflict").is_visible()
         page.get_by_text("cursor → kimi-k2.5 (90%)").click()
-        page.get_by_text("accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast").first.wait_for()
+        cursor = page.locator("details", has_text="cursor → kimi-k2.5")
+        cursor.get_by_text("accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast").wait_for()
         for path, name in PAGES:
             if path:
                 page.goto(f"{dashboard}/{path}", wait_until="domcontentloaded")
