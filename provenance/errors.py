@@ -27,7 +27,10 @@ class StoreError(ProvenanceError):
 
 
 class SchemaOutdatedError(StoreError):
-    """The database exists but its schema is older than this version; run `provenance db upgrade`."""
+    """The database exists but its schema is older than this version.
+
+    The message tells the user to run `provenance db upgrade`.
+    """
 
 
 class CatalogError(ProvenanceError):

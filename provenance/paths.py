@@ -26,7 +26,7 @@ def data_dir() -> Path:
 
 
 def checkout_root() -> Path | None:
-    """The repository root when running from a source checkout (it has ``fingerprints/``), else None."""
+    """The repository root when running from a source checkout, else None."""
     root = Path(__file__).resolve().parent.parent
     if (root / "fingerprints").is_dir() and (root / "pyproject.toml").is_file():
         return root
@@ -34,7 +34,7 @@ def checkout_root() -> Path | None:
 
 
 def fingerprints_dir() -> Path:
-    """The shipped data directory: ``fingerprints/`` in a checkout, ``provenance/fingerprints`` installed."""
+    """The shipped data: ``fingerprints/`` in a checkout, ``provenance/fingerprints`` installed."""
     root = checkout_root()
     if root is not None:
         return root / "fingerprints"

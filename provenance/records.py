@@ -19,8 +19,10 @@ class Source(enum.StrEnum):
     """Where a model id was found in an exchange (``observations.source``)."""
 
     REQUEST_FIELD = "request_field"  # a JSON field of the request body, e.g. $.model
-    RESPONSE_FIELD = "response_field"  # a JSON field of a non-streamed response body
-    URL_PATH = "url_path"  # e.g. Gemini /v1beta/models/{model}:generateContent, Bedrock /model/{id}/
+    RESPONSE_FIELD = "response_field"  # a JSON field of a non-streamed response
+    URL_PATH = (
+        "url_path"  # e.g. Gemini /v1beta/models/{model}:generateContent, Bedrock /model/{id}/
+    )
     URL_QUERY = "url_query"  # e.g. OpenAI Realtime ?model=
     HEADER = "header"  # a request or response header
     PROTOBUF_FIELD = "protobuf_field"  # a string inside a protobuf message, located by field path

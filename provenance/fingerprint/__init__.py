@@ -1,1 +1,1 @@
-"""Fingerprint stages: tokenizer (cheap, from token counts) and logits (against reference models)."""
+"""Fingerprint stages: tokenizer (cheap, from token counts), logits (against reference models)."""
