@@ -1,0 +1,186 @@
+"""``make demo``: the whole capture path on this machine, with nothing but loopback traffic.
+
+1. starts the bundled stand-in provider (:mod:`provenance.demo_upstream`) on a free loopback port;
+2. starts ``provenance capture`` (the real proxy, a subprocess) on another free port;
+3. runs the real ``openai`` and ``anthropic`` SDKs (JSON and streaming) and a Connect/protobuf
+   call through it: ``gpt-4o`` comes back as ``gpt-4o-2024-08-06``, a coding tool's
+   ``accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast`` travels in JSON, SSE and protobuf;
+4. stops the proxy with SIGINT (it flushes everything) and prints the models table;
+5. serves the dashboard on the same store, unless ``DEMO_SERVE=0`` (tests set it).
+
+The store is the embedded default (``--db``/``$PROVENANCE_DB`` override it); demo rows carry the
+product name ``provenance-demo``. Exit code 0 when every step worked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+
+from provenance.demo_upstream import CONNECT_PATH, StandInProvider, connect_chat_request
+
+KIMI = "accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast"
+PRODUCT = "provenance-demo"
+_LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+
+class CaptureProcess:
+    """``provenance capture`` as a subprocess; its output is echoed with a prefix."""
+
+    def __init__(self, db_url: str) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "provenance.cli.main",
+                "capture",
+                "--listen-port",
+                "0",
+                "--db",
+                db_url,
+                "--product",
+                PRODUCT,
+                "--quiet",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.port: int | None = None
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            sys.stdout.write(f"  [proxy] {line}")
+            match = _LISTENING.search(line)
+            if match and self.port is None:
+                self.port = int(match.group(1))
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self, timeout: float = 120.0) -> int:
+        self._ready.wait(timeout)
+        if self.port is None:
+            self.stop()
+            raise SystemExit("demo: the capture proxy did not start (see its output above)")
+        return self.port
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(10)
+        return code
+
+
+def run_clients(proxy_url: str, upstream: StandInProvider) -> None:
+    """The real SDKs through the proxy (regular forward-proxy mode, plain HTTP upstream)."""
+    import anthropic
+    import httpx
+    import openai
+
+    with httpx.Client(proxy=proxy_url, trust_env=False, timeout=60) as http_client:
+        oai = openai.OpenAI(
+            base_url=f"{upstream.base_url}/v1",
+            api_key="sk-demo-not-a-real-key",
+            http_client=http_client,
+        )
+        reply = oai.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Which model are you?"}]
+        )
+        print(f"openai  JSON : asked for gpt-4o, answered by {reply.model}")
+        stream = oai.chat.completions.create(
+            model=KIMI,
+            messages=[{"role": "user", "content": "Stream, please."}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        print(f"openai  SSE  : {KIMI} -> {text!r}")
+        claude = anthropic.Anthropic(
+            base_url=upstream.base_url, api_key="sk-ant-demo-not-real", http_client=http_client
+        )
+        msg = claude.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "Hello"}],
+        )
+        print(f"anthropic    : asked for claude-sonnet-4-5, answered by {msg.model}")
+        with claude.messages.stream(
+            model="claude-haiku-4-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "Stream"}],
+        ) as s:
+            print(f"anthropic SSE: {s.get_final_text()!r}")
+        resp = http_client.post(
+            f"{upstream.base_url}{CONNECT_PATH}",
+            content=connect_chat_request(KIMI, "Refactor this function"),
+            headers={
+                "content-type": "application/connect+proto",
+                "connect-protocol-version": "1",
+                "user-agent": "connect-es/1.4.0",
+            },
+        )
+        print(f"connect/proto: HTTP {resp.status_code}, {len(resp.content)} bytes of frames")
+
+
+def serve_dashboard(db_url: str) -> int:
+    """The demo's last step: serve the dashboard on the demo's store (blocks until Ctrl-C)."""
+    from provenance.cli.main import main as cli
+
+    print("\nServing the dashboard (Ctrl-C to stop; DEMO_SERVE=0 skips this step).")
+    return cli(["dashboard", "--db", db_url])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from provenance.cli.main import main as cli
+    from provenance.store import resolve_db_url
+
+    parser = argparse.ArgumentParser(
+        prog="python -m provenance.demo", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--db", default=None, metavar="URL", help="store (default: the embedded one)"
+    )
+    args = parser.parse_args(argv)
+    db_url = resolve_db_url(args.db)
+
+    with StandInProvider() as upstream:
+        print(f"stand-in provider on {upstream.base_url}")
+        capture = CaptureProcess(db_url)
+        try:
+            port = capture.wait_ready()
+            run_clients(f"http://127.0.0.1:{port}", upstream)
+        finally:
+            code = capture.stop()
+    if code != 0:
+        print(f"demo: the capture proxy exited with {code}", file=sys.stderr)
+        return 1
+    print()
+    status = cli(["models", "--db", db_url, "--product", PRODUCT])
+    if status != 0:
+        return status
+    if os.environ.get("DEMO_SERVE", "1") != "0":
+        return serve_dashboard(db_url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
