@@ -7,6 +7,7 @@ creating the same fresh database at once do not race.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from provenance.errors import SchemaOutdatedError, StoreError
-from provenance.store.engine import mask_url
+from provenance.store.engine import describe_error, mask_url
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
+_ALEMBIC_LOCK = threading.Lock()
 _PG_LOCK_KEY = 0x70726F76  # "prov": serialises concurrent migrations of one PostgreSQL database
 OUR_TABLES = frozenset(
     {"exchanges", "observations", "providers", "products", "fingerprint_runs", "connections"}
@@ -101,7 +104,16 @@ def upgrade(engine: Engine, url: str, revision: str = "head") -> tuple[str | Non
     Refuses (StoreError) a database that holds provenance tables without a revision, or a
     revision newer than this code.
     """
-    with engine.begin() as connection:
+    try:
+        return _upgrade(engine, url, revision)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate database {mask_url(url)}: {describe_error(exc)}") from exc
+
+
+def _upgrade(engine: Engine, url: str, revision: str) -> tuple[str | None, str]:
+    # SQLite: BEGIN IMMEDIATE takes the write lock before reading the revision (see engine.py),
+    # so a second process creating the same new file waits, then finds it at head.
+    with engine.execution_options(sqlite_immediate=True).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         before = schema_state(connection)
@@ -110,7 +122,8 @@ def upgrade(engine: Engine, url: str, revision: str = "head") -> tuple[str | Non
         known = {rev.revision for rev in script_directory().walk_revisions()}
         if before.current is not None and before.current not in known:
             check_schema(before, url)
-        command.upgrade(alembic_config(connection), revision)
+        with _ALEMBIC_LOCK:  # alembic keeps its running context in module globals
+            command.upgrade(alembic_config(connection), revision)
         after = schema_state(connection)
     assert after.current is not None
     return before.current, after.current

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,27 @@ def test_db_current_table_output(sqlite_url: str, cli) -> None:
     result = cli("db", "current", "--db", sqlite_url)
     assert result.code == 0
     assert "revision 0001_initial, head 0001_initial (up to date)" in result.out
+
+
+def test_concurrent_creation_of_one_new_database(store_url: str) -> None:
+    """Capture and import started at once on a fresh database: both open it, one migrates."""
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        barrier.wait()
+        try:
+            with open_store(store_url, create=True) as store:
+                store.write_exchanges([make_record(0)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_store(store_url) as store, store.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM exchanges")).scalar() == 4
+        assert c.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1

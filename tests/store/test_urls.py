@@ -95,3 +95,12 @@ def test_missing_default_database_tells_what_to_do(cli) -> None:
     result = cli("models")
     assert result.code == 2
     assert "no database at" in result.err and "provenance db upgrade" in result.err
+
+
+@pytest.mark.postgres
+def test_store_url_masks_the_password(postgres_url: str) -> None:
+    # the test server trusts local connections, so any password is accepted (and ignored)
+    with_password = postgres_url.replace("postgres@", "postgres:pa55-w0rd@")
+    with open_store(with_password, create=True) as store:
+        assert "pa55-w0rd" not in store.url and "pa55-w0rd" not in repr(store)
+        assert store.url.startswith("postgresql+psycopg://postgres:***@127.0.0.1:")
