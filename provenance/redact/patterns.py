@@ -2,11 +2,15 @@
 
 Each entry is data: a kind (the word that appears in the replacement token), a regex, the
 literal *triggers* that any match must contain (a cheap ``in`` test skips the regex when none is
-present, so text without any trigger costs a handful of substring searches), a validity check, and
-where the format is documented. Entries with a ``name_rule`` are found differently: their
-(lowercase) triggers are looked up in the lowercased text, the name around each hit (letters,
-digits, ``_ - .``) must pass the rule, and the regex must match right after the name; the rule
-says ``"secret"`` (any value of 8+ characters) or ``"ambiguous"`` (credential-shaped values only).
+present, so text without any trigger costs a few substring searches; one short trigger such as
+``sk-`` gates a whole family, and ``fold=True`` looks triggers up in the lowercased text), a
+validity check, and where the format is documented.
+
+Entries with a ``name_rule`` are found differently: their (lowercase) triggers are looked up
+in the lowercased text, the name around each hit (letters, digits, ``_ - .``) must pass the rule,
+and the regex must match right after the name; the rule says ``"secret"`` (any value of 8+
+characters) or ``"ambiguous"`` (credential-shaped values only).
+
 Order matters: entries are applied one after another, specific
 formats before generic ones, and a replaced span can never match a later entry because the
 replacement token ``[REDACTED:kind:hex]`` contains none of the triggers' continuations.
@@ -51,6 +55,7 @@ class SecretPattern:
     boundary: bool = True
     check: Callable[[str], bool] = _always
     name_rule: Callable[[str], str | None] | None = None
+    fold: bool = False  # triggers are looked up in the lowercased text
 
 
 def _aws_secret_name(name: str) -> str | None:
@@ -67,8 +72,11 @@ def _p(
     boundary: bool = True,
     check: Callable[[str], bool] = _always,
     name_rule: Callable[[str], str | None] | None = None,
+    fold: bool = False,
 ) -> SecretPattern:
-    return SecretPattern(kind, re.compile(regex), triggers, source, boundary, check, name_rule)
+    fold = fold or name_rule is not None
+    compiled = re.compile(regex)
+    return SecretPattern(kind, compiled, triggers, source, boundary, check, name_rule, fold)
 
 
 _B64URL = r"[A-Za-z0-9_-]"
@@ -84,77 +92,77 @@ PATTERNS: tuple[SecretPattern, ...] = (
     _p(
         "anthropic",
         rf"sk-ant-api\d\d-{_B64URL}{{20,}}",
-        ("sk-ant-",),
+        ("sk-",),
         "gitleaks anthropic.go (sk-ant-api03-…{93}AA); trufflehog anthropic.go",
         boundary=False,
     ),
     _p(
         "anthropic-admin",
         rf"sk-ant-admin\d\d-{_B64URL}{{20,}}",
-        ("sk-ant-",),
+        ("sk-",),
         "gitleaks anthropic.go (sk-ant-admin01-…{93}AA)",
         boundary=False,
     ),
     _p(
         "anthropic-oauth",
         rf"sk-ant-oat\d\d-{_B64URL}{{20,}}",
-        ("sk-ant-",),
+        ("sk-",),
         "gitleaks claude_code.go (Claude Code OAuth access token, sk-ant-oat01-)",
         boundary=False,
     ),
     _p(
         "anthropic-refresh",
         rf"sk-ant-ort\d\d-{_B64URL}{{20,}}",
-        ("sk-ant-",),
+        ("sk-",),
         "gitleaks anthropic.go (OAuth refresh token, sk-ant-ort01-)",
         boundary=False,
     ),
     _p(
         "anthropic-session",
         rf"sk-ant-sid\d\d-{_B64URL}{{20,}}",
-        ("sk-ant-",),
+        ("sk-",),
         "claude.ai sessionKey cookie (sk-ant-sid01-), seen in several open-source clients",
         boundary=False,
     ),
     _p(
         "anthropic",
         rf"sk-ant-[a-z]{{2,8}}\d\d-{_B64URL}{{20,}}",
-        ("sk-ant-",),
+        ("sk-",),
         "Anthropic key family sk-ant-<type><nn>- (future types)",
         boundary=False,
     ),
     _p(
         "openai-project",
         rf"sk-proj-{_B64URL}{{20,}}",
-        ("sk-proj-",),
+        ("sk-",),
         "gitleaks openai.go (sk-proj-…T3BlbkFJ…); trufflehog openai.go",
         boundary=False,
     ),
     _p(
         "openai-svcacct",
         rf"sk-(?:svcacct|service)-{_B64URL}{{20,}}",
-        ("sk-svcacct-", "sk-service-"),
+        ("sk-",),
         "gitleaks openai.go (sk-svcacct-); trufflehog openai.go (sk-service-)",
         boundary=False,
     ),
     _p(
         "openai-admin",
         rf"sk-admin-{_B64URL}{{20,}}",
-        ("sk-admin-",),
+        ("sk-",),
         "gitleaks openai.go (sk-admin-…T3BlbkFJ…)",
         boundary=False,
     ),
     _p(
         "openai",
         r"sk-[A-Za-z0-9_-]{4,}T3BlbkFJ[A-Za-z0-9_-]{4,}",
-        ("T3BlbkFJ",),
+        ("sk-",),
         "gitleaks openai.go (legacy sk-…{20}T3BlbkFJ…{20}; T3BlbkFJ is base64 of 'OpenAI')",
         boundary=False,
     ),
     _p(
         "openrouter",
         r"sk-or-v\d+-[A-Za-z0-9]{32,}",
-        ("sk-or-",),
+        ("sk-",),
         "OpenRouter key prefix sk-or-v1- (64 hex), openrouter.ai docs and client code",
         boundary=False,
     ),
@@ -197,7 +205,7 @@ PATTERNS: tuple[SecretPattern, ...] = (
     _p(
         "aws-access-key",
         r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
-        ("A3T", "AKIA", "ASIA", "ABIA", "ACCA"),
+        ("A",),
         "gitleaks aws.go (access key id prefixes)",
     ),
     _p(
@@ -217,7 +225,7 @@ PATTERNS: tuple[SecretPattern, ...] = (
     _p(
         "github",
         r"gh[pousr]_[A-Za-z0-9]{36,}",
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        ("gh",),
         "gitleaks github.go (ghp_/gho_/ghu_/ghs_/ghr_ + 36)",
         boundary=False,
     ),
@@ -304,8 +312,9 @@ PATTERNS: tuple[SecretPattern, ...] = (
     _p(
         "bearer",
         r"(?:Bearer|bearer|BEARER)\s+(?P<s>[A-Za-z0-9_.~+/-]{20,}=*)",
-        ("Bearer", "bearer", "BEARER"),
+        ("bearer",),
         "RFC 6750 bearer tokens; mitmproxy secret_leak_detector example (Bearer …{20,})",
+        fold=True,
     ),
     _p(
         "aws-secret-key",

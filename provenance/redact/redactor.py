@@ -35,8 +35,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -57,16 +59,21 @@ from provenance.redact.patterns import (
     starts_at_boundary,
 )
 
-_ALL_TRIGGERS = tuple(sorted({t for p in PATTERNS if p.name_rule is None for t in p.triggers}))
-_NAME_WORDS = tuple(sorted({t for p in PATTERNS if p.name_rule is not None for t in p.triggers}))
+_ALL_TRIGGERS = tuple(sorted({t for p in PATTERNS if not p.fold for t in p.triggers}))
+_FOLD_TRIGGERS = tuple(sorted({t for p in PATTERNS if p.fold for t in p.triggers}))
+_PATTERNS_BY_TRIGGER: dict[str, tuple[int, ...]] = {
+    t: tuple(i for i, p in enumerate(PATTERNS) if t in p.triggers)
+    for t in _ALL_TRIGGERS + _FOLD_TRIGGERS
+}
 _MAX_NAME = 64
 _NAME_REST = rf"[a-z0-9_.-]{{0,{_MAX_NAME}}}(?=[\\\"']{{0,2}}\s*[:=])"
 # Per named pattern, one regex per trigger word: the literal first (fast search), then the rest
 # of the name and a separator, so only "name: …" / "name=…" hits come back to Python.
 _NAME_FINDERS = {
-    p.kind: [re.compile(re.escape(w) + _NAME_REST) for w in p.triggers]
+    w: re.compile(re.escape(w) + _NAME_REST)
     for p in PATTERNS
     if p.name_rule is not None
+    for w in p.triggers
 }
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _MIN_SECRET_TEXT = 12  # shorter texts can only hold a URL userinfo ("://a:b@", 7 characters)
@@ -143,6 +150,10 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """Replace every key-shaped string found by :data:`~provenance.redact.patterns.PATTERNS`."""
+        return self._text(text, _ALL_TRIGGERS, _FOLD_TRIGGERS)
+
+    def _text(self, text: str, plain: tuple[str, ...], fold: tuple[str, ...]) -> str:
+        """redact_text, looking only for the given triggers (the others are known absent)."""
         if not isinstance(text, str) or len(text) < 7:
             return text
         if len(text) < _MIN_SECRET_TEXT and "@" not in text:
@@ -151,18 +162,19 @@ class Redactor:
         if short and text in self._clean:
             return text
         original = text
-        present = {t for t in _ALL_TRIGGERS if t in text}
-        low = text.lower()
-        present.update(t for t in _NAME_WORDS if t in low)
+        present = {t for t in plain if t in text}
+        if fold:
+            low = text.lower()
+            present.update(t for t in fold if t in low)
         if not present:
             if short:
                 self._remember_clean(text)
             return text
-        for pattern in PATTERNS:
-            if not any(t in present for t in pattern.triggers):
-                continue
+        todo = sorted({i for t in present for i in _PATTERNS_BY_TRIGGER[t]})
+        for i in todo:
+            pattern = PATTERNS[i]
             if pattern.name_rule is not None:
-                text = self._replace_named(pattern, text)
+                text = self._replace_named(pattern, text, present)
             else:
                 text = pattern.regex.sub(lambda m, p=pattern: self._replace(p, m), text)
         if short and text == original:
@@ -174,12 +186,15 @@ class Redactor:
             self._clean.clear()
         self._clean[text] = None
 
-    def _replace_named(self, pattern: SecretPattern, text: str) -> str:
+    def _replace_named(self, pattern: SecretPattern, text: str, present: set[str]) -> str:
         """Secrets that follow a secret-named field (``api_key=…``, ``"password": "…"``)."""
         assert pattern.name_rule is not None
         low = text.lower()
         spans: dict[int, tuple[int, str]] = {}
-        for finder in _NAME_FINDERS[pattern.kind]:
+        for word in pattern.triggers:
+            if word not in present:
+                continue
+            finder = _NAME_FINDERS[word]
             for hit in finder.finditer(low):
                 end = hit.end()
                 start = hit.start()
@@ -342,8 +357,22 @@ class Redactor:
     def redact_json(self, value: object) -> object:
         """A redacted deep copy of a JSON-like value (dicts, lists, tuples → lists, scalars).
 
-        Iterative, so any nesting depth that ``json.loads`` can produce is fine.
+        Iterative, so any nesting depth that ``json.loads`` can produce is fine. A large value is
+        serialised once to learn which triggers occur anywhere in it, so each string is only
+        searched for those.
         """
+        # Triggers to look for; narrowed, on the first long string, to those present anywhere in
+        # the whole value (serialised once). Small values (SSE chunks) skip the serialising.
+        triggers: list[tuple[str, ...]] = [_ALL_TRIGGERS, _FOLD_TRIGGERS]
+        narrowed = False
+
+        def text(v: str) -> str:
+            nonlocal narrowed
+            if not narrowed and len(v) > _NARROW_AT:
+                narrowed = True
+                triggers[:] = _triggers_in(value)
+            return self._text(v, triggers[0], triggers[1])
+
         holder: list[object] = [None]
         # (source, destination container, slot, role of the key it sits under, top level, secret)
         stack: list[tuple[object, Any, object, int, bool, bool]] = [
@@ -358,7 +387,7 @@ class Redactor:
                 for k, v in src.items():
                     if isinstance(k, str):
                         role = _field_role(k)
-                        nk: object = self.redact_text(k)
+                        nk: object = text(k)
                     else:
                         role, nk = 0, k
                     sub_secret = secret or bool(role & _SECRET)
@@ -366,7 +395,7 @@ class Redactor:
                         new[nk] = None
                         stack.append((v, new, nk, role, False, sub_secret))
                     else:
-                        new[nk] = leaf(v, role, under, top, sub_secret)
+                        new[nk] = leaf(v, role, under, top, sub_secret, text)
             elif isinstance(src, list | tuple):
                 items: list[object] = [None] * len(src)
                 dst[slot] = items
@@ -374,15 +403,25 @@ class Redactor:
                     if isinstance(v, dict | list | tuple):
                         stack.append((v, items, i, 0, False, secret))
                     else:
-                        items[i] = leaf(v, 0, 0, False, secret)
+                        items[i] = leaf(v, 0, 0, False, secret, text)
             else:
-                dst[slot] = leaf(src, 0, 0, False, secret)
+                dst[slot] = leaf(src, 0, 0, False, secret, text)
         return holder[0]
 
-    def _json_leaf(self, v: object, role: int, under: int, top: bool, secret: bool) -> object:
+    def _json_leaf(
+        self,
+        v: object,
+        role: int,
+        under: int,
+        top: bool,
+        secret: bool,
+        text: Callable[[str], str],
+    ) -> object:
         if isinstance(v, str):
             if not v or _is_token(v):
                 return v
+            if role & _AUTHORIZATION:
+                return self._authorization(v)  # keeps the scheme word, like the header
             if secret:
                 return self.redact_secret(v, classify(v) or "field")
             if role:
@@ -390,13 +429,31 @@ class Redactor:
                     return self.redact_secret(v, "user-id")
                 if role & _AMBIGUOUS and looks_like_credential(v):
                     return self.redact_secret(v, classify(v) or "field")
-            return self.redact_text(v)
+            return text(v)
         if secret and isinstance(v, int | float) and not isinstance(v, bool):
             return self.redact_secret(repr(v), "field")
         return v
 
 
-_SECRET, _AMBIGUOUS, _USER_ID, _METADATA, _PERSONAL_TOP = 1, 2, 4, 8, 16
+_NARROW_AT = 256
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _triggers_in(value: object) -> list[tuple[str, ...]]:
+    """The plain and fold triggers occurring anywhere in a JSON value (all of them if it does
+    not serialise)."""
+    try:
+        dumped = _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return [_ALL_TRIGGERS, _FOLD_TRIGGERS]
+    lowered = dumped.lower()
+    return [
+        tuple(t for t in _ALL_TRIGGERS if t in dumped),
+        tuple(t for t in _FOLD_TRIGGERS if t in lowered),
+    ]
+
+
+_SECRET, _AMBIGUOUS, _USER_ID, _METADATA, _PERSONAL_TOP, _AUTHORIZATION = 1, 2, 4, 8, 16, 32
 
 
 @functools.lru_cache(maxsize=4096)
@@ -414,4 +471,6 @@ def _field_role(name: str) -> int:
         role |= _METADATA
     if n in _PERSONAL_TOP_FIELDS:
         role |= _PERSONAL_TOP
+    if n in ("authorization", "proxyauthorization"):
+        role |= _AUTHORIZATION
     return role

@@ -120,3 +120,21 @@ def test_very_deep_nesting_does_not_recurse(redactor: Redactor) -> None:
     for _ in range(5000):
         out = out["k"][0]  # type: ignore[index]
     assert is_token(out, "anthropic")
+
+
+def test_large_values_with_secrets_after_a_long_string(redactor: Redactor) -> None:
+    """A long string narrows the search to triggers present in the whole value: still exact."""
+    samples = [BY_NAME[n] for n in ("groq", "anthropic-oauth", "aws-access-key-akia", "jwt")]
+    body = {
+        "messages": [{"role": "user", "content": "lorem ipsum " * 500}]
+        + [{"role": "user", "content": f"key {s.value}"} for s in samples],
+        "metadata": {"user_id": "u-1"},
+        "extra": [{"Authorization": f"Bearer {BY_NAME['bearer-opaque'].needle}"}],
+        7: "non-string key",
+        "password": "hunter2",
+    }
+    out = json.dumps(redactor.redact_json(body))
+    for s in [*samples, BY_NAME["bearer-opaque"]]:
+        assert s.needle not in out, s.name
+    assert out.count("[REDACTED:") == 7
+    assert '"Authorization": "Bearer [REDACTED:bearer:' in out
