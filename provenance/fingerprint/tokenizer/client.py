@@ -99,14 +99,14 @@ class CountClient:
             "temperature": 0,
             "stream": False,
         }
-        doc = self._post_json(f"{self.base_url}/chat/completions", body)
+        doc = self._post_json(self._url("/chat/completions"), body)
         self.method = "chat.completions"
         return _usage_int(doc, ("usage", "prompt_tokens"))
 
     def _anthropic(self, text: str) -> int:
         messages = [{"role": "user", "content": text}]
         if self._count_tokens_ok is not False:
-            url = f"{self.base_url}/v1/messages/count_tokens"
+            url = self._url("/v1/messages/count_tokens")
             try:
                 doc = self._post_json(
                     url, {"model": self.model, "messages": messages}, fallback_statuses=(404, 405)
@@ -118,15 +118,21 @@ class CountClient:
                 self.method = "messages.count_tokens"
                 return _usage_int(doc, ("input_tokens",))
         body = {"model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0}
-        doc = self._post_json(f"{self.base_url}/v1/messages", body)
+        doc = self._post_json(self._url("/v1/messages"), body)
         self.method = "messages"
         return _usage_int(doc, ("usage", "input_tokens"))
 
     # -------------------------------------------------------------------------- transport
 
+    def _url(self, suffix: str) -> httpx.URL:
+        """``suffix`` appended to the base URL's path (its query, e.g. an api-version, is kept)."""
+        base = httpx.URL(self.base_url)
+        return base.copy_with(path=base.path.rstrip("/") + suffix)
+
     def _post_json(
-        self, url: str, body: dict[str, Any], *, fallback_statuses: tuple[int, ...] = ()
+        self, url: httpx.URL, body: dict[str, Any], *, fallback_statuses: tuple[int, ...] = ()
     ) -> dict[str, Any]:
+        shown = _display(url)
         client = self._client or httpx.Client(timeout=self.timeout, follow_redirects=False)
         try:
             for attempt in range(1, self.max_attempts + 1):
@@ -137,7 +143,7 @@ class CountClient:
                     resp = client.post(url, json=body, headers=self._headers())
                 except httpx.HTTPError as exc:
                     if attempt == self.max_attempts:
-                        raise EndpointError(f"cannot reach {url}: {type(exc).__name__}") from None
+                        raise EndpointError(f"cannot reach {shown}: {type(exc).__name__}") from None
                     time.sleep(min(1.0 * attempt, self.max_wait))
                     continue
                 if resp.status_code in fallback_statuses:
@@ -146,16 +152,18 @@ class CountClient:
                     time.sleep(_retry_after(resp, attempt, self.max_wait))
                     continue
                 if resp.status_code >= 400:
-                    raise EndpointError(f"HTTP {resp.status_code} from {url}: {_error_text(resp)}")
+                    raise EndpointError(
+                        f"HTTP {resp.status_code} from {shown}: {_error_text(resp)}"
+                    )
                 try:
                     doc = resp.json()
                 except ValueError:
                     ctype = resp.headers.get("content-type", "?")
-                    raise EndpointError(f"non-JSON answer from {url} ({ctype})") from None
+                    raise EndpointError(f"non-JSON answer from {shown} ({ctype})") from None
                 if not isinstance(doc, dict):
-                    raise EndpointError(f"answer from {url} is not a JSON object")
+                    raise EndpointError(f"answer from {shown} is not a JSON object")
                 return doc
-            raise EndpointError(f"gave up on {url} after {self.max_attempts} attempts")
+            raise EndpointError(f"gave up on {shown} after {self.max_attempts} attempts")
         finally:
             if self._client is None:
                 client.close()
@@ -163,6 +171,12 @@ class CountClient:
 
 class _Fallback(Exception):
     """count_tokens is not offered here (404/405): use the messages endpoint instead."""
+
+
+def _display(url: httpx.URL) -> str:
+    """``url`` without userinfo, query or fragment: safe in messages."""
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path}"
 
 
 def _retry_after(resp: httpx.Response, attempt: int, cap: float) -> float:

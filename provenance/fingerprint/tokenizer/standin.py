@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 TEMPLATES: dict[str, tuple[str, str, str]] = {
     # name: (before system, between system and user, after user)
@@ -233,7 +234,7 @@ class StandInServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
-                status, headers, payload = server._answer(self.path, body)
+                status, headers, payload = server._answer(urlsplit(self.path).path, body)
                 self.send_response(status)
                 headers.setdefault("content-type", "application/json")
                 for k, v in headers.items():
