@@ -390,7 +390,8 @@ def plant_headers(samples: Iterable[SecretSample] = SECRETS) -> list[tuple[str, 
 
     Pattern samples alternate between ``Authorization: Bearer …``, secret-named headers and an
     innocent ``x-debug-note`` header (found by value); context-only samples go into secret-named
-    headers. Cookie samples go in ``Cookie``. A few ordinary headers are mixed in.
+    headers. Cookie samples go in ``Cookie``. A few ordinary headers are mixed in. Newlines (PEM)
+    are written as ``\\n`` so every value is a valid HTTP header value.
     """
     headers: list[tuple[str, str]] = [("Host", "api.example.test"), ("Accept", "*/*")]
     for i, s in enumerate(samples):
@@ -409,7 +410,7 @@ def plant_headers(samples: Iterable[SecretSample] = SECRETS) -> list[tuple[str, 
         else:
             headers.append(("x-debug-note", f"forwarded credential {_bare(s)} (test)"))
     headers.append(("User-Agent", "claude-cli/2.0.14 (external, cli)"))
-    return headers
+    return [(n, v.replace("\r", "").replace("\n", "\\n")) for n, v in headers]
 
 
 def plant_query(samples: Iterable[SecretSample] = SECRETS) -> str:

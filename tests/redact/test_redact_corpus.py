@@ -164,3 +164,12 @@ def test_checker_sees_escaped_and_encoded_forms() -> None:
     assert find_secrets(quote(sample.value, safe=""), [sample])
     assert find_secrets(json.dumps(sample.value).replace("/", "\\/"), [sample])
     assert find_secrets(base64.b64encode(b"xx " + sample.value.encode()), [sample])
+
+
+def test_planted_headers_are_valid_http() -> None:
+    import httpx
+
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1", headers=plant_headers())
+    for name, value in plant_headers():
+        assert "\n" not in value and "\r" not in value, name
+        assert request.headers.get_list(name)
