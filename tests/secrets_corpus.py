@@ -393,7 +393,7 @@ def plant_headers(samples: Iterable[SecretSample] = SECRETS) -> list[tuple[str, 
     headers. Cookie samples go in ``Cookie``. A few ordinary headers are mixed in. Newlines (PEM)
     are written as ``\\n`` so every value is a valid HTTP header value.
     """
-    headers: list[tuple[str, str]] = [("Host", "api.example.test"), ("Accept", "*/*")]
+    headers: list[tuple[str, str]] = [("Accept", "*/*")]
     for i, s in enumerate(samples):
         if s.name == "cursor-session-cookie":
             headers.append(("Cookie", f"theme=dark; WorkosCursorSessionToken={s.value}"))
