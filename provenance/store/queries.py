@@ -10,8 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import case, func, select
 
+from provenance.records import Source
 from provenance.store.models import ExchangeRow, ObservationRow, ProductRow, ProviderRow
 from provenance.store.store import Store
 
@@ -40,21 +41,6 @@ def catalog_resolver() -> Resolver:
     return _resolve
 
 
-def _model_sightings(product: str | None) -> Select[Any]:
-    """Observations of model ids (not deployment aliases) joined to product and provider."""
-    stmt = (
-        select(ProductRow.name.label("product"), ProviderRow.slug.label("provider"))
-        .select_from(ObservationRow)
-        .join(ExchangeRow, ExchangeRow.id == ObservationRow.exchange_id)
-        .outerjoin(ProductRow, ProductRow.id == ExchangeRow.product_id)
-        .outerjoin(ProviderRow, ProviderRow.id == ExchangeRow.provider_id)
-        .where(ObservationRow.kind != "deployment")
-    )
-    if product is not None:
-        stmt = stmt.where(ProductRow.name == product)
-    return stmt
-
-
 def models_table(
     store: Store, product: str | None = None, *, resolver: Resolver | None = None
 ) -> list[dict[str, Any]]:
@@ -64,47 +50,56 @@ def models_table(
     ``family``/``vendor`` (from the catalog; None when the id is not recognised), ``sources``
     (sorted distinct observation sources), ``requests`` (distinct exchanges carrying the id: its
     request and response sightings in one exchange count once), ``first_seen``/``last_seen``
-    (ISO-8601 UTC, ``Z``). Rows are sorted by product, provider, model id (None first).
-    ``product`` restricts to one product name.
+    (ISO-8601 UTC, ``Z``). Deployment aliases (observation kind ``deployment``) are not model ids
+    and are left out. Rows are sorted by product, provider, model id (None first). ``product``
+    restricts to one product name.
+
+    One pass over observations ⋈ exchanges, grouped by ids; the sources come out of the same
+    GROUP BY as one flag per known :class:`Source`; names are joined on the grouped rows.
     """
     resolve = resolver or catalog_resolver()
-    key = (ProductRow.name, ProviderRow.slug, ObservationRow.model_id)
-    totals = (
-        _model_sightings(product)
-        .add_columns(
+    sources = [str(source) for source in Source]
+    flags = [
+        func.max(case((ObservationRow.source == source, 1), else_=0)).label(f"source_{i}")
+        for i, source in enumerate(sources)
+    ]
+    stmt = (
+        select(
+            ExchangeRow.product_id,
+            ExchangeRow.provider_id,
             ObservationRow.model_id,
             func.count(func.distinct(ObservationRow.exchange_id)).label("requests"),
             func.min(ExchangeRow.started_at).label("first_seen"),
             func.max(ExchangeRow.started_at).label("last_seen"),
+            *flags,
         )
-        .group_by(*key)
+        .select_from(ObservationRow)
+        .join(ExchangeRow, ExchangeRow.id == ObservationRow.exchange_id)
+        .where(ObservationRow.kind != "deployment")
+        .group_by(ExchangeRow.product_id, ExchangeRow.provider_id, ObservationRow.model_id)
     )
-    sources = (
-        _model_sightings(product)
-        .add_columns(ObservationRow.model_id, ObservationRow.source)
-        .group_by(*key, ObservationRow.source)
-    )
+    if product is not None:
+        product_id = select(ProductRow.id).where(ProductRow.name == product).scalar_subquery()
+        stmt = stmt.where(ExchangeRow.product_id == product_id)
     with store.session() as session:
-        total_rows = session.execute(totals).all()
-        source_rows = session.execute(sources).all()
+        rows = session.execute(stmt).all()
+        products = dict(session.execute(select(ProductRow.id, ProductRow.name)).all())
+        providers = dict(session.execute(select(ProviderRow.id, ProviderRow.slug)).all())
 
-    seen_sources: dict[tuple[Any, ...], set[str]] = {}
-    for row in source_rows:
-        seen_sources.setdefault((row.product, row.provider, row.model_id), set()).add(row.source)
     families: dict[str, tuple[str | None, str | None]] = {}
     result = []
-    for row in total_rows:
+    for row in rows:
         if row.model_id not in families:
             families[row.model_id] = resolve(row.model_id)
         family, vendor = families[row.model_id]
         result.append(
             {
-                "product": row.product,
-                "provider": row.provider,
+                "product": products.get(row.product_id),
+                "provider": providers.get(row.provider_id),
                 "model_id": row.model_id,
                 "family": family,
                 "vendor": vendor,
-                "sources": sorted(seen_sources.get((row.product, row.provider, row.model_id), ())),
+                "sources": sorted(s for i, s in enumerate(sources) if row[6 + i]),
                 "requests": int(row.requests),
                 "first_seen": iso_utc(row.first_seen),
                 "last_seen": iso_utc(row.last_seen),

@@ -257,3 +257,10 @@ def test_foreign_key_cascade_deletes_observations(store_url: str) -> None:
             c.execute(text("DELETE FROM exchanges WHERE id = :i"), {"i": eid})
         with store.session() as s:
             assert s.scalar(select(func.count()).select_from(ObservationRow)) == 0
+
+
+def test_in_memory_database_for_throwaway_use() -> None:
+    with open_store("sqlite://", create=True) as store:
+        assert store.write_exchanges([make_record(0), make_record(1)]) == [1, 2]
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(ExchangeRow)) == 2
