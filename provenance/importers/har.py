@@ -99,10 +99,10 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
     if not isinstance(request, dict) or not isinstance(request.get("url"), str):
         raise SkipEntry("malformed entry (no request URL)")
     url = request["url"]
-    if not url.lower().startswith(("http://", "https://")):
-        raise SkipEntry("not an HTTP(S) URL")
     if entry.get("_resourceType") == "websocket" or "_webSocketMessages" in entry:
         raise SkipEntry("WebSocket (not imported yet)")
+    if not url.lower().startswith(("http://", "https://")):
+        raise SkipEntry("not an HTTP(S) URL")
     response = response if isinstance(response, dict) else {}
     status = response.get("status")
     status = status if isinstance(status, int) and status > 0 else None

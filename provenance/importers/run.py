@@ -150,22 +150,27 @@ def _flush(store: Any, batch: list[ExchangeRecord], summary: ImportSummary) -> N
 def _import_pcap(
     path: Path, *, store: Any, redactor: Any, options: ImportOptions, progress: Progress | None
 ) -> ImportSummary:
+    """pcap/pcapng (with ``--keylog``): handed to :mod:`provenance.pcap.importer`."""
     try:
-        from provenance.pcap.importer import import_capture  # type: ignore[import-not-found]
+        from provenance.pcap.importer import import_capture
     except ImportError:
         raise UsageError(f"{path}: pcap import is not available in this installation") from None
+    from provenance.extract import ExtractOptions
+
     result = import_capture(
-        path, keylog=options.keylog, store=store, redactor=redactor, progress=progress
+        path,
+        keylog=options.keylog,
+        store=store,
+        redactor=redactor,
+        progress=progress is not None,
+        options=ExtractOptions(keep_bodies=options.keep_bodies, max_body=options.max_body),
     )
-    if isinstance(result, ImportSummary):
-        return result
-    skipped = getattr(result, "skipped", None)
+    skipped = Counter(getattr(result, "skipped", None) or {})
+    stored = int(getattr(result, "exchanges", 0) or 0)
     return ImportSummary(
         path=str(path),
         kind="pcap",
-        read=int(getattr(result, "read", 0) or 0),
-        stored=int(getattr(result, "stored", 0) or 0),
-        skipped=Counter(skipped) if isinstance(skipped, dict | Counter) else Counter(),
-        parse_errors=int(getattr(result, "parse_errors", 0) or 0),
-        error=getattr(result, "error", None),
+        read=stored + sum(skipped.values()),
+        stored=stored,
+        skipped=skipped,
     )

@@ -45,9 +45,14 @@ def test_truncation_yields_a_prefix_then_fails(items: list, data: st.DataObject)
     raw = json.dumps({"log": {"entries": items}}).encode()
     cut = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
     got: list = []
-    with pytest.raises(JsonStreamError):
+    array_end = raw.rindex(b"]")
+    try:
         for item in iter_array_items(io.BytesIO(raw[:cut]), ("log", "entries"), chunk_size=7):
             got.append(item)
+    except JsonStreamError:
+        assert cut <= array_end  # failed while the array was still open
+    else:
+        assert cut > array_end  # only a cut after the array's end may go unnoticed
     assert got == items[: len(got)]
 
 

@@ -1,0 +1,155 @@
+"""``provenance import``: mitmproxy flow files and HAR through the one extraction path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+from mitmproxy.addons.savehar import SaveHar
+
+from provenance.cli.main import main as cli
+from provenance.importers.detect import FileKind, kind_of
+from provenance.importers.run import ImportOptions, import_file
+from provenance.redact import Redactor
+from provenance.store import open_store
+from tests.capture.dbrows import exchanges
+from tests.importers.samples import KIMI, chrome_har, sample_flows, write_flow_file
+from tests.secrets_corpus import assert_no_secrets, plant_headers
+
+SECRET_HEADERS = [(k, v) for k, v in plant_headers() if k.lower() != "host" and "\n" not in v]
+
+
+def ids(rows: list[dict]) -> set[tuple[str, str]]:
+    return {(i[0], i[1]) for r in rows for i in r["ids"]}
+
+
+def run_import(path: Path, url: str) -> object:
+    store = open_store(url, create=True)
+    try:
+        return import_file(
+            path, store=store, redactor=Redactor.from_data_dir(), options=ImportOptions()
+        )
+    finally:
+        store.close()
+
+
+def test_flow_file(tmp_path: Path, sqlite_url: str) -> None:
+    path = write_flow_file(tmp_path / "capture.flows", sample_flows())
+    summary = run_import(path, sqlite_url)
+    assert (summary.kind, summary.read, summary.stored) == ("flow", 6, 3)
+    assert dict(summary.skipped) == {
+        "CONNECT tunnel": 1,
+        "WebSocket (not imported yet)": 1,
+        "tcp flow (not HTTP)": 1,
+    }
+    rows = exchanges(sqlite_url)
+    assert {r["origin"] for r in rows} == {"flow"}
+    assert ids(rows) >= {
+        ("gpt-4o", "request_field"),
+        ("gpt-4o-2024-08-06", "response_field"),
+        (KIMI, "request_field"),
+        (KIMI, "sse_frame"),
+    }
+    sse = next(r for r in rows if r["streamed"] in (1, True))
+    assert sse["output_tokens"] == 1 and sse["parse_errors"] == []  # gzip decoded
+    assert [r["error"] for r in rows if r["error"]] == ["error"]
+
+
+@pytest.mark.parametrize("wrap", ["plain", "gzip", "zlib"])
+def test_browser_har(tmp_path: Path, sqlite_url: str, wrap: str) -> None:
+    data = json.dumps(chrome_har()).encode()
+    data = {"plain": data, "gzip": gzip.compress(data), "zlib": zlib.compress(data)}[wrap]
+    path = tmp_path / "session.har"
+    path.write_bytes(data)
+    summary = run_import(path, sqlite_url)
+    assert (summary.kind, summary.read, summary.stored) == ("har", 5, 3)
+    assert dict(summary.skipped) == {"WebSocket (not imported yet)": 1, "not an HTTP(S) URL": 1}
+    rows = exchanges(sqlite_url)
+    assert ids(rows) >= {
+        ("moonshotai/kimi-k2:free", "request_field"),
+        (KIMI, "sse_frame"),
+        ("gemini-2.5-pro", "url_path"),
+        ("gemini-2.5-pro-06-05", "response_field"),
+        ("gpt-5", "request_field"),
+    }
+    first = rows[0]
+    assert first["ttfb_ms"] == 640.0 and first["latency_ms"] == 812.5
+    assert first["parse_errors"] == []  # the stale content-encoding: br header was dropped
+    assert not any(k.startswith(":") for k, _ in first["request_headers"])
+    assert [r["error"] for r in rows if r["error"]] == ["no response in the HAR (net::ERR_FAILED)"]
+
+
+def test_har_written_by_mitmproxy(tmp_path: Path, sqlite_url: str) -> None:
+    flows = [f for f in sample_flows() if getattr(f, "type", "") == "http"][:2]
+    path = tmp_path / "mitm.har"
+    path.write_text(json.dumps(SaveHar().make_har(flows)))
+    summary = run_import(path, sqlite_url)
+    assert summary.stored == 2 and summary.error is None
+    assert (KIMI, "sse_frame") in ids(exchanges(sqlite_url))
+
+
+def test_truncated_har_keeps_what_was_read(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.dumps(chrome_har()).encode()
+    cut = data.index(b"generativelanguage") + 200  # inside the third entry
+    path = tmp_path / "cut.har"
+    path.write_bytes(data[:cut])
+    code = cli(["import", str(path), "--db", sqlite_url])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "malformed HAR: the file ends inside" in err
+    assert "the 1 exchange(s) read before it were stored" in err
+    assert len(exchanges(sqlite_url)) == 1
+
+
+def test_unknown_and_missing_files_exit_2_storing_nothing(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.har"
+    good.write_text(json.dumps(chrome_har()))
+    junk = tmp_path / "notes.har"
+    junk.write_text("hello, not traffic")
+    assert cli(["import", str(good), str(tmp_path / "nope.har"), "--db", sqlite_url]) == 2
+    assert "nope.har: no such file" in capsys.readouterr().err
+    assert cli(["import", str(junk), "--db", sqlite_url]) == 2
+    assert "not a HAR, mitmproxy flow or pcap file" in capsys.readouterr().err
+    assert cli(["import", str(good), "--db", "nosuch://db"]) == 2
+    assert "unsupported database URL scheme" in capsys.readouterr().err
+
+
+def test_json_summary_and_secrets(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows_path = write_flow_file(tmp_path / "a.flows", sample_flows(SECRET_HEADERS))
+    har_path = tmp_path / "b.har"
+    har_path.write_text(json.dumps(chrome_har(SECRET_HEADERS)))
+    assert cli(["import", str(flows_path), str(har_path), "--db", sqlite_url, "--json"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert doc["schema"] == "provenance.import/1"
+    assert (doc["read"], doc["stored"], doc["skipped"], doc["ok"]) == (11, 6, 5, True)
+    assert [f["kind"] for f in doc["files"]] == ["flow", "har"]
+    assert_no_secrets(out)
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    assert_no_secrets(b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*")))
+    assert any(r["secret_hashes"] for r in exchanges(sqlite_url))
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\xd4\xc3\xb2\xa1\x02\x00", FileKind.PCAP),
+        (b"\x0a\x0d\x0d\x0a", FileKind.PCAP),
+        (b'\xef\xbb\xbf  {"log"', FileKind.HAR),
+        (b"1234:5:", FileKind.FLOW),
+        (b"GET / HTTP/1.1", None),
+        (b"", None),
+    ],
+)
+def test_kind_by_content(head: bytes, kind: FileKind | None) -> None:
+    assert kind_of(head) == kind
