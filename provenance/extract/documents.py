@@ -82,11 +82,13 @@ def api_from_document(doc: Mapping) -> str | None:
     """Recognise the API from a document's own shape (``object`` / ``type`` markers)."""
     obj = doc.get("object")
     typ = doc.get("type")
+    obj = obj if isinstance(obj, str) else None
+    typ = typ if isinstance(typ, str) else None
     if obj in ("chat.completion", "chat.completion.chunk"):
         return "openai.chat"
     if obj == "text_completion":
         return "openai.completions"
-    if obj == "response" or (isinstance(typ, str) and typ.startswith("response.")):
+    if obj == "response" or (typ is not None and typ.startswith("response.")):
         return "openai.responses"
     if typ in _ANTHROPIC_EVENTS or (typ == "message" and doc.get("role") == "assistant"):
         return "anthropic.messages"

@@ -131,12 +131,15 @@ class NdjsonFramer:
         self.elements_seen = 0
         self._buf = bytearray()
         self._dropping = False
+        self._scan_from = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
         self._buf += chunk
+        start = self._scan_from
         while True:
-            idx = self._buf.find(b"\n")
+            idx = self._buf.find(b"\n", start)
+            start = 0
             if idx < 0:
                 break
             line = bytes(self._buf[:idx]).strip()
@@ -152,6 +155,7 @@ class NdjsonFramer:
                 self.errors.append(f"NDJSON line larger than {self.max_element} bytes dropped")
             self._dropping = True
             self._buf.clear()
+        self._scan_from = len(self._buf)
         return out
 
     def finish(self) -> list[bytes]:

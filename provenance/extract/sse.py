@@ -60,6 +60,7 @@ class SSEFramer:
         self._id: str | None = None
         self._retry: int | None = None
         self._discarding = False  # inside an oversize event: skip to its blank line
+        self._scan_from = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk``; return the events it completed."""
@@ -79,7 +80,9 @@ class SSEFramer:
         out: list[SSEEvent] = []
         pos = 0
         buf = self._buf
-        for match in _LINE_END.finditer(buf):
+        # Bytes before _scan_from were searched already: no line end there (keeps long lines
+        # arriving in many chunks linear, not quadratic).
+        for match in _LINE_END.finditer(buf, self._scan_from):
             if match.group() == b"\r" and match.end() == len(buf):
                 self._skip_lf = True  # a CRLF may be split across chunks
             self._line(bytes(buf[pos : match.start()]), out)
@@ -88,6 +91,7 @@ class SSEFramer:
         if len(buf) > self.max_event:
             self._oversize()
             buf.clear()
+        self._scan_from = len(buf)
         return out
 
     def finish(self) -> list[SSEEvent]:

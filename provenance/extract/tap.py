@@ -300,7 +300,8 @@ class BodyTap:
                 self._whole += data
                 return
             self._whole_over = True
-            self._error(f"{self.framing} body larger than {cap} bytes: not parsed whole")
+            what = "JSON" if self.framing == "json-whole" else "protobuf"
+            self._error(f"{what} body larger than {cap} bytes: not parsed whole")
             self._whole.clear()
         self._tail = (self._tail + data)[-_TAIL:]
 

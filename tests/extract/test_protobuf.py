@@ -38,7 +38,7 @@ def test_model_id_three_levels_deep_has_its_field_path() -> None:
     model_details = pb_len(1, LEAK_ID) + pb_len(2, "sk-not-a-real-key")
     request = pb_len(1, "hello") + pb_len(5, model_details)
     wrapped = pb_len(1, request) + pb_varint(2, 7)
-    assert (("5.1", LEAK_ID) in list(iter_strings(request)))
+    assert ("5.1", LEAK_ID) in list(iter_strings(request))
     assert ("1.5.1", LEAK_ID) in list(iter_strings(wrapped))
     assert json.loads(render(wrapped))["1"]["5"]["1"] == LEAK_ID
 
@@ -73,9 +73,9 @@ _messages = st.recursive(
     st.lists(st.tuples(st.integers(1, 30), st.text(min_size=1, max_size=12)), max_size=3).map(
         lambda fs: [("s", n, v) for n, v in fs]
     ),
-    lambda children: st.lists(
-        st.tuples(st.integers(1, 30), children), min_size=1, max_size=3
-    ).map(lambda fs: [("m", n, v) for n, v in fs]),
+    lambda children: st.lists(st.tuples(st.integers(1, 30), children), min_size=1, max_size=3).map(
+        lambda fs: [("m", n, v) for n, v in fs]
+    ),
     max_leaves=8,
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -165,7 +167,7 @@ def test_property_serialised_events_come_back_at_any_split(
     points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
     framer = SSEFramer()
     got: list[SSEEvent] = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         got += framer.feed(wire[a:b])
     got += framer.finish()
     assert [(e.event, e.data) for e in got] == [(n, "\n".join(ls)) for n, ls in events]
