@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
+from provenance import catalog
 from provenance.extract.locate import api_from_path, ids_from_headers, ids_from_url
 from provenance.extract.tap import TapResult, tap_body
 from provenance.extract.usage import merge_usage
@@ -46,15 +47,6 @@ def _header(headers: Headers, name: str) -> str | None:
         if key.strip().lower() == name:
             return value
     return None
-
-
-def _catalog(name: str) -> Callable[..., object] | None:
-    """A function from :mod:`provenance.catalog`, or None while the catalog is unavailable."""
-    try:
-        import provenance.catalog as catalog
-    except Exception:
-        return None
-    return getattr(catalog, name, None)
 
 
 class _Run:
@@ -167,17 +159,11 @@ def extract(
     api = run.guard("API detection", lambda: api_from_path(path, content_type), None)
     for tap in taps:
         api = api or tap.api
-    provider_for_host = _catalog("provider_for_host")
-    provider = (
-        run.guard("provider lookup", lambda: provider_for_host(host), None)
-        if (provider_for_host and host)
-        else None
-    )
+    provider = run.guard("provider lookup", lambda: catalog.provider_for_host(host), None)
     product = raw.product
-    product_for_headers = _catalog("product_for_headers")
-    if product is None and product_for_headers is not None:
+    if product is None:
         product = run.guard(
-            "product lookup", lambda: product_for_headers(raw.request_headers), None
+            "product lookup", lambda: catalog.product_for_headers(raw.request_headers), None
         )
 
     usage = Usage()

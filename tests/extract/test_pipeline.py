@@ -67,6 +67,7 @@ def test_openai_format_request_with_the_leak_id_and_streamed_response(redactor) 
         "POST",
     )
     assert rec.api == "openai.chat"
+    assert (rec.provider, rec.product) == ("fireworks", "cursor")  # host and User-Agent catalogs
     assert {(o.model_id, o.source, o.location, o.role) for o in rec.observations} == {
         (LEAK_ID, Source.REQUEST_FIELD, "$.model", "request"),
         (LEAK_ID, Source.SSE_FRAME, "$.model", "response"),
