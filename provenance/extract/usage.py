@@ -164,8 +164,8 @@ class UsageAccumulator:
 
 
 def merge_usage(first: Usage, second: Usage) -> Usage:
-    """Fields of ``first`` win where set; ``raw`` dicts are combined (``second`` prefixed
-    ``request:`` on a key clash is not needed: locations differ by role in practice)."""
+    """Combine two usages: fields of ``first`` win where set; ``raw`` dicts are merged, with
+    ``first``'s entry kept when both found an object at the same location."""
     out = Usage(raw={**second.raw, **first.raw})
     for name in _FIELDS:
         a = getattr(first, name)
