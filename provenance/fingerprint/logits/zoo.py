@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -52,15 +53,24 @@ def corpus(name: str) -> str:
     """Docstrings of the standard-library modules named by corpus ``name``, in a stable order."""
     parts: list[str] = []
     for module_name in _CORPORA[name]:
-        module = importlib.import_module(module_name)
-        if module.__doc__:
-            parts.append(inspect.cleandoc(module.__doc__))
-        for _, obj in sorted(inspect.getmembers(module), key=lambda kv: kv[0]):
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                doc = inspect.getdoc(obj)
-                if doc and len(doc) > 40:
-                    parts.append(doc)
+        with warnings.catch_warnings():  # typing.io & co. warn when their members are listed
+            warnings.simplefilter("ignore", DeprecationWarning)
+            parts.extend(_docstrings(module_name))
     return "\n\n".join(parts)
+
+
+def _docstrings(module_name: str) -> list[str]:
+    """The module's docstring and those of its public functions and classes."""
+    parts: list[str] = []
+    module = importlib.import_module(module_name)
+    if module.__doc__:
+        parts.append(inspect.cleandoc(module.__doc__))
+    for _, obj in sorted(inspect.getmembers(module), key=lambda kv: kv[0]):
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            doc = inspect.getdoc(obj)
+            if doc and len(doc) > 40:
+                parts.append(doc)
+    return parts
 
 
 def train_tokenizer(text: str, vocab_size: int = 512) -> Any:
@@ -112,6 +122,7 @@ def tiny_config(arch: str, vocab_size: int, *, hidden: int = 48) -> Any:
             num_experts=4, num_experts_per_tok=2, head_dim=hidden // heads,
         )  # fmt: skip
     if arch == "deepseek_v3":
+        common["num_key_value_heads"] = heads  # MLA: one latent, every head reads it
         return transformers.DeepseekV3Config(
             **common, intermediate_size=2 * hidden, moe_intermediate_size=hidden,
             n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1, n_group=1,

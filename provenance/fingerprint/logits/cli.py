@@ -1,0 +1,163 @@
+"""``provenance fingerprint logits URL --model NAME --reference [NAME=]PATH …``.
+
+Compares an endpoint's next-token log-probabilities with local (or served) candidate bases and
+names the base it derives from, or null. See ``docs/logit-fingerprinting.md``. Exit 0 for any
+verdict, null included; 1 when the run could not be carried out; 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.errors import UsageError
+
+
+def register(stages: argparse._SubParsersAction) -> None:
+    """Add the ``logits`` stage to the ``fingerprint`` group."""
+    p = stages.add_parser(
+        "logits", help="compare an endpoint's logprobs with local candidate bases"
+    )
+    p.add_argument("url", metavar="URL", help="the endpoint's OpenAI-compatible base URL")
+    p.add_argument("--model", required=True, help="model name to request from the endpoint")
+    p.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="a candidate base: Hugging Face folder (repeatable)",
+    )
+    p.add_argument(
+        "--reference-server",
+        action="append",
+        default=[],
+        metavar="[NAME=]URL",
+        help="a candidate base served by vLLM/SGLang/serve-reference (repeatable)",
+    )
+    p.add_argument("--api", choices=["openai"], default="openai", help="endpoint API (openai)")
+    p.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default=None,
+        help="environment variable holding the endpoint's API key",
+    )
+    p.add_argument("--max-requests", type=int, default=32, help="probe request budget (default 32)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the reference score cache")
+    p.add_argument("--calibration", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--product", default=None, help="product name to store the run under")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request")
+    p.add_argument("--no-store", action="store_true", help="do not save the run in the store")
+    add_db_option(p)
+    add_json_option(p)
+    p.set_defaults(func=run)  # fmt: skip
+
+
+def split_named(spec: str) -> tuple[str | None, str]:
+    """``NAME=VALUE`` → (NAME, VALUE); a bare path or URL → (None, VALUE)."""
+    name, sep, value = spec.partition("=")
+    if sep and name and "/" not in name and ":" not in name:
+        return name, value
+    return None, spec
+
+
+def _api_key(var: str | None) -> str | None:
+    if var is None:
+        return None
+    key = os.environ.get(var)
+    if not key:
+        raise UsageError(f"--api-key-env {var}: that environment variable is empty or unset")
+    return key
+
+
+def load_references(args: argparse.Namespace) -> list[Any]:
+    """Open every ``--reference`` and ``--reference-server`` (names checked for duplicates)."""
+    from provenance.reference.cache import CachedReference
+
+    if not args.reference and not args.reference_server:
+        raise UsageError("give at least one --reference or --reference-server")
+    specs = [split_named(s) for s in args.reference]
+    servers = [split_named(s) for s in args.reference_server]
+    names = [n or Path(v).resolve().name for n, v in specs] + [n for n, _ in servers if n]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"two references are named {dupes[0]!r}; give them distinct NAME=")
+    refs: list[Any] = []
+    from provenance.reference.transformers_backend import TransformersReference
+
+    for name, path in specs:
+        refs.append(TransformersReference(path, name=name))
+    if servers:
+        from provenance.reference.remote_backend import RemoteReference
+
+        for name, url in servers:
+            refs.append(RemoteReference(url, name=name))
+    names = [r.name for r in refs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"two references are named {dupes[0]!r}; give them distinct NAME=")
+    if not args.no_cache:
+        refs = [CachedReference(r) for r in refs]
+    return refs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the stage and print (and store) its document."""
+    from provenance.fingerprint.logits.endpoint import EndpointProber, http_post
+    from provenance.fingerprint.logits.engine import load_calibration, run_fingerprint
+    from provenance.reference.http import _public
+
+    if args.max_requests < 1:
+        raise UsageError("--max-requests must be at least 1")
+    key = _api_key(args.api_key_env)
+    started = datetime.now(UTC)
+    calibration = load_calibration(args.calibration)
+    refs = load_references(args)
+    post, client = http_post(args.url, api_key=key, timeout=args.timeout)
+    try:
+        prober = EndpointProber(post, args.model, max_requests=args.max_requests)
+        doc = run_fingerprint(prober, refs, calibration=calibration)
+    finally:
+        client.close()
+        for r in refs:
+            r.close()
+    doc["target"] = _public(args.url)
+    doc["model"] = args.model
+    doc["started_at"] = started.isoformat()
+    doc["evidence"]["http_attempts"] = client.attempts
+    if args.json:
+        emit_json(doc)
+    else:
+        rows = [(e["reference"], e["score"], e["status"], e["reason"]) for e in doc["ranking"]]
+        print_table(f"logit fingerprint of {doc['target']} ({doc['method']})",
+                    ["reference", "score", "status", "reason"], rows)  # fmt: skip
+        print(f"verdict: {doc['verdict'] or 'null'}; {doc['reason']}; requests: {doc['requests']}")
+    if not args.no_store:
+        save_run(args.db, doc, product=args.product, started=started)
+    return 0
+
+
+def save_run(db: str | None, doc: dict[str, Any], *, product: str | None, started: datetime) -> int:
+    """Store the run (kind ``logits``); returns its id."""
+    from provenance.store import FingerprintRunRecord, open_store
+
+    record = FingerprintRunRecord(
+        kind="logits",
+        started_at=started,
+        target=str(doc.get("target") or ""),
+        model=doc.get("model"),
+        method=f"logits/{doc['method']}",
+        requests=int(doc.get("requests") or 0),
+        result=doc,
+        product=product,
+        verdict="match" if doc.get("verdict") else "unrelated",
+        family=doc.get("verdict"),  # the reference (candidate base) named, or None
+    )
+    store = open_store(db, create=True)
+    try:
+        return store.save_fingerprint_run(record)
+    finally:
+        store.close()

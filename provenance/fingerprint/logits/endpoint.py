@@ -1,0 +1,195 @@
+"""Probing the audited endpoint: what it says about each probe, in the order we prefer.
+
+1. ``completions-echo``: ``POST /v1/completions`` with ``echo: true``, ``logprobs: k``,
+   ``max_tokens: 0`` (retried once with 1, which vLLM wants): prompt logprobs at every prompt
+   position, the richest and cheapest signal (one request per probe text);
+2. ``chat-logprobs``: ``POST /v1/chat/completions`` with ``logprobs: true``, ``top_logprobs: k``,
+   temperature 0: logprobs of the generated tokens;
+3. ``chat-text``: the same without logprobs, for endpoints that give none (greedy agreement).
+
+Every HTTP attempt counts against ``max_requests`` (retries included). The transport is a
+callable ``post(path, body) -> (status, json)``: HTTP for real endpoints, an in-process
+``ReferenceService`` for calibration and benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from provenance.errors import FingerprintError
+
+Post = Callable[[str, dict[str, Any]], tuple[int, Any]]
+APIS = ("completions-echo", "chat-logprobs", "chat-text")
+
+
+@dataclass(frozen=True)
+class ObservedToken:
+    """One token as the endpoint reported it."""
+
+    text: str
+    logprob: float | None  # None: not reported (the first prompt token, or no logprobs)
+    top: tuple[tuple[str, float], ...] = ()  # the endpoint's top alternatives, best first
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one probe request returned.
+
+    ``completions-echo``: ``tokens`` are the endpoint's tokens of ``prompt``, scored from index 1.
+    ``chat-*``: ``tokens`` are the generated tokens after ``messages`` (for ``chat-text`` the
+    generated text only, in ``text``; tokens is empty).
+    """
+
+    probe_id: str
+    api: str
+    prompt: str | None
+    messages: tuple[Mapping[str, str], ...] | None
+    tokens: tuple[ObservedToken, ...]
+    text: str = ""
+
+
+class BudgetExhausted(Exception):
+    """No request left under ``max_requests``."""
+
+
+class EndpointProber:
+    """Sends probes to one endpoint, detecting the best API on the first probe."""
+
+    def __init__(
+        self, post: Post, model: str, *, max_requests: int = 32, top_k: int = 5,
+        chat_tokens: int = 32,
+    ) -> None:  # fmt: skip
+        self._post = post
+        self.model = model
+        self.max_requests = max_requests
+        self.top_k = top_k
+        self.chat_tokens = chat_tokens
+        self.requests = 0
+        self.api: str | None = None
+        self.notes: list[str] = []
+
+    def _call(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        if self.requests >= self.max_requests:
+            raise BudgetExhausted
+        self.requests += 1
+        return self._post(path, body)
+
+    def probe(self, probe_id: str, text: str) -> Observation | None:
+        """Probe with ``text``; None when this API gave nothing usable (then the next is tried)."""
+        order = [self.api] if self.api else list(APIS)
+        for api in order:
+            obs = self._try(api, probe_id, text)
+            if obs is not None:
+                self.api = api
+                return obs
+        if self.api is None:
+            raise FingerprintError(
+                "the endpoint answered neither /v1/completions nor /v1/chat/completions usefully; "
+                "check the URL, --model and the API key"
+            )
+        return None
+
+    def _try(self, api: str, probe_id: str, text: str) -> Observation | None:
+        if api == "completions-echo":
+            return self._completions_echo(probe_id, text)
+        messages = ({"role": "user", "content": text},)
+        body: dict[str, Any] = {"model": self.model, "messages": list(messages), "temperature": 0,
+                                "max_tokens": self.chat_tokens}  # fmt: skip
+        if api == "chat-logprobs":
+            body.update(logprobs=True, top_logprobs=self.top_k)
+        status, doc = self._call("/v1/chat/completions", body)
+        if status != 200 or not isinstance(doc, dict) or not doc.get("choices"):
+            self.notes.append(f"{api}: HTTP {status}")
+            return None
+        choice = doc["choices"][0]
+        if api == "chat-text":
+            content = (choice.get("message") or {}).get("content")
+            if not isinstance(content, str) or not content:
+                return None
+            return Observation(probe_id, api, None, messages, (), content)
+        items = ((choice.get("logprobs") or {}).get("content")) or []
+        tokens = tuple(
+            ObservedToken(str(it["token"]), float(it["logprob"]),
+                          tuple((str(t["token"]), float(t["logprob"]))
+                                for t in it.get("top_logprobs") or []))
+            for it in items if isinstance(it, dict) and "token" in it and "logprob" in it
+        )  # fmt: skip
+        if not tokens:
+            self.notes.append("chat-logprobs: no logprobs in the reply")
+            return None
+        return Observation(probe_id, api, None, messages, tokens)
+
+    def _completions_echo(self, probe_id: str, text: str) -> Observation | None:
+        for max_tokens in (0, 1):
+            body = {"model": self.model, "prompt": text, "echo": True, "logprobs": self.top_k,
+                    "max_tokens": max_tokens, "temperature": 0}  # fmt: skip
+            status, doc = self._call("/v1/completions", body)
+            if status == 200 and isinstance(doc, dict) and doc.get("choices"):
+                obs = parse_echo(probe_id, text, doc["choices"][0], max_tokens)
+                if obs is None:
+                    self.notes.append("completions-echo: no prompt logprobs in the reply")
+                return obs
+            self.notes.append(f"completions-echo (max_tokens={max_tokens}): HTTP {status}")
+            if status in (404, 405, 501):
+                return None
+        return None
+
+
+def parse_echo(
+    probe_id: str, prompt: str, choice: Mapping[str, Any], generated: int
+) -> Observation | None:
+    """The prompt tokens of an echo reply (generated tokens dropped); None without logprobs."""
+    lp = choice.get("logprobs") or {}
+    tokens, values, tops = lp.get("tokens"), lp.get("token_logprobs"), lp.get("top_logprobs")
+    if not (isinstance(tokens, list) and isinstance(values, list) and isinstance(tops, list)):
+        return None
+    n = len(tokens) - generated if generated and len(tokens) > 1 else len(tokens)
+    out = []
+    for i in range(n):
+        top = tops[i] or {}
+        ranked = sorted(((str(k), float(v)) for k, v in top.items()), key=lambda t: -t[1])
+        value = values[i]
+        out.append(
+            ObservedToken(str(tokens[i]), None if value is None else float(value), tuple(ranked))
+        )
+    if len(out) < 2 or all(t.logprob is None for t in out[1:]):
+        return None
+    return Observation(probe_id, "completions-echo", prompt, None, tuple(out))
+
+
+def http_post(base_url: str, *, api_key: str | None, timeout: float = 120.0) -> tuple[Post, Any]:
+    """A ``post`` callable over HTTP (bounded retries) and the client to close afterwards."""
+    from provenance.reference.http import HttpJson
+
+    base = base_url.rstrip("/")
+    if base.endswith("/v1"):
+        base = base[:-3]
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    client = HttpJson(base, headers=headers, timeout=timeout, max_retries=2)
+
+    def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        return client.call("POST", path, body)
+
+    return post, client
+
+
+def service_post(service: Any) -> Post:
+    """A ``post`` callable over an in-process ``ReferenceService`` (no HTTP)."""
+    from provenance.reference.server import RequestError
+
+    routes = {"/v1/completions": service.completions, "/v1/chat/completions": service.chat}
+
+    def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            return 200, routes[path](body)
+        except RequestError as exc:
+            return 400, {"error": {"message": str(exc)}}
+
+    return post
+
+
+def select_probes(probes: Sequence[Mapping[str, str]], limit: int) -> list[Mapping[str, str]]:
+    """The first ``limit`` probes (the probe file is ordered by usefulness)."""
+    return list(probes[: max(0, limit)])
