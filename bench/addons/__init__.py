@@ -1,0 +1,1 @@
+"""mitmproxy addons used only by the benchmarks."""

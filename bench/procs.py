@@ -1,0 +1,101 @@
+"""Processes the proxy suite and the hardening tests run: the upstream and the proxies.
+
+Proxies are real processes: plain ``mitmdump`` (optionally with streaming on), ``mitmdump -s
+addons/capture.py`` and ``provenance capture``; all listen on 127.0.0.1 port 0, and the bound port
+is read from their "listening" line (:class:`tests.e2e.proxyproc.ProxyProcess`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.proxyproc import BIN, ROOT, ProxyProcess
+
+START_TIMEOUT_S = 120
+
+
+class Upstream:
+    """``python -m bench.upstream`` in a subprocess; ``port`` once listening."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.upstream"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"upstream did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> Upstream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def plain_mitmdump(confdir: Path, *, streaming: bool = False) -> ProxyProcess:
+    """mitmdump with no addon of ours (``flow_detail=0``: no per-flow output)."""
+    argv = [
+        str(BIN / "mitmdump"),
+        "--listen-host",
+        "127.0.0.1",
+        "--listen-port",
+        "0",
+        "--set",
+        f"confdir={confdir}",
+        "--set",
+        "flow_detail=0",
+    ]
+    if streaming:
+        argv += ["-s", str(ROOT / "bench" / "addons" / "stream_on.py")]
+    return ProxyProcess(argv)
+
+
+def provenance_capture(db_url: str, confdir: Path, home: Path, *extra: str) -> ProxyProcess:
+    """``provenance capture --quiet`` (in-process mitmproxy + the capture addon)."""
+    return ProxyProcess(
+        [
+            str(BIN / "python"),
+            "-m",
+            "provenance.cli.main",
+            "capture",
+            "--listen-port",
+            "0",
+            "--db",
+            db_url,
+            "--confdir",
+            str(confdir),
+            "--quiet",
+            *extra,
+        ],
+        env={"PROVENANCE_HOME": str(home)},
+    )
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) of a process in KiB, from /proc."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            values[line[:5]] = int(line.split()[1])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)

@@ -1,0 +1,344 @@
+"""Proxy suite: what the capture proxy costs the traffic that goes through it.
+
+Three ways to the same loopback upstream (:mod:`bench.upstream`): direct, plain ``mitmdump``,
+and ``provenance capture`` (storing into SQLite); the load generator (:mod:`bench.loadgen`) checks
+every response byte for byte. Runs are interleaved (direct, mitmdump, capture, then again) and
+repeated; medians are reported.
+
+- non-streaming: throughput and latency p50/p99 at concurrency 1, 16 and 64;
+- streaming (SSE, 20 events 10 ms apart): time to first event and inter-event gaps, direct vs
+  plain mitmdump with streaming on (``bench/addons/stream_on.py``) vs capture;
+- stalled store: capture latency while another connection holds SQLite's write lock for 5 s,
+  vs the same load without the stall (and whether every exchange was stored afterwards);
+- soak: capture at a steady paced load for ``BENCH_SOAK_SECONDS``; RSS sampled every second,
+  peak and the slope after warm-up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen
+from bench.context import Context
+from bench.procs import Upstream, plain_mitmdump, provenance_capture, rss_kib
+from bench.report import Section
+from bench.stats import linear_fit, median, percentile
+
+STALL_S = 5.0
+
+
+def _requests_for(concurrency: int, quick: bool) -> int:
+    base = {1: 300, 16: 1500, 64: 2000}.get(concurrency, 1000)
+    return base // 10 if quick else base
+
+
+def _ms(values: list[float], q: float) -> float:
+    return percentile(values, q) * 1000
+
+
+class Rig:
+    """The upstream and the three proxies, started once for the whole suite."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.dir = ctx.workdir / "proxy"
+        self.dir.mkdir(exist_ok=True)
+        self.confdir = self.dir / "mitmproxy"
+        self.db = self.dir / "capture.sqlite"
+        self.upstream = Upstream()
+        self.procs: list[Any] = []
+        self.captured = 0  # responses received through the capture proxy
+        self.mitmdump = self._start("mitmdump", plain_mitmdump(self.confdir))
+        self.mitmdump_stream = self._start(
+            "mitmdump (streaming)", plain_mitmdump(self.confdir, streaming=True)
+        )
+        self.capture = self._start(
+            "provenance capture",
+            provenance_capture(f"sqlite:///{self.db}", self.confdir, self.dir / "home"),
+        )
+
+    def _start(self, name: str, proc: Any) -> Any:
+        self.procs.append((name, proc))
+        proc.wait_listening()
+        return proc
+
+    def endpoint(self, name: str) -> loadgen.Endpoint:
+        if name == "direct":
+            return loadgen.direct(self.upstream.port)
+        proc = {"mitmdump": self.mitmdump, "mitmdump-stream": self.mitmdump_stream}.get(
+            name, self.capture
+        )
+        return loadgen.via_proxy(proc.port, self.upstream.port)
+
+    def run(self, name: str, **kwargs: Any) -> loadgen.LoadResult:
+        """One load run on path ``name``; counts what went through the capture proxy."""
+        result = loadgen.run(self.endpoint(name), **kwargs)
+        if name == "capture":
+            self.captured += result.completed
+        return result
+
+    def stored(self) -> int:
+        with sqlite3.connect(self.db, timeout=30) as conn:
+            return int(conn.execute("SELECT count(*) FROM exchanges").fetchone()[0])
+
+    def close(self) -> dict[str, int]:
+        codes = {}
+        for name, proc in self.procs:
+            codes[name] = proc.stop()
+        self.upstream.stop()
+        return codes
+
+
+def non_streaming(rig: Rig, section: Section) -> None:
+    modes = ["direct", "mitmdump", "capture"]
+    table = section.table(
+        "Non-streaming requests (JSON, ~600-byte response): median over repeats",
+        ["concurrency", "path", "req/s", "p50 ms", "p99 ms", "vs mitmdump req/s", "errors"],
+    )
+    for concurrency in (1, 16, 64):
+        n = _requests_for(concurrency, rig.ctx.quick)
+        runs: dict[str, list[loadgen.LoadResult]] = {m: [] for m in modes}
+        for m in modes:  # warm-up: connections, caches, the capture store's first writes
+            rig.run(m, concurrency=concurrency, total=max(concurrency, 20))
+        for _ in range(rig.ctx.repeats):
+            for m in modes:
+                runs[m].append(rig.run(m, concurrency=concurrency, total=n))
+        stats = {
+            m: {
+                "rps": median([r.throughput for r in runs[m]]),
+                "p50": median([_ms(r.latencies, 50) for r in runs[m]]),
+                "p99": median([_ms(r.latencies, 99) for r in runs[m]]),
+                "errors": sum(r.errors + r.mismatches for r in runs[m]),
+            }
+            for m in modes
+        }
+        for m in modes:
+            s = stats[m]
+            ratio = s["rps"] / stats["mitmdump"]["rps"]
+            table.add(concurrency, m, s["rps"], s["p50"], s["p99"], f"{ratio:.2f}", s["errors"])
+        ratio = stats["capture"]["rps"] / stats["mitmdump"]["rps"]
+        section.target(
+            f"Capture throughput vs plain mitmdump, concurrency {concurrency}",
+            ">= 0.9x",
+            f"{ratio:.2f}x",
+            ratio >= 0.9,
+        )
+        added = stats["capture"]["p50"] - stats["mitmdump"]["p50"]
+        section.target(
+            f"Capture added p50 latency over mitmdump, concurrency {concurrency}",
+            "<= 1 ms",
+            f"{added:+.2f} ms",
+            added <= 1.0,
+        )
+
+
+def streaming(rig: Rig, section: Section) -> None:
+    modes = ["direct", "mitmdump-stream", "capture"]
+    table = section.table(
+        "Streaming (SSE, 20 events 10 ms apart): median over repeats",
+        [
+            "concurrency",
+            "path",
+            "first event p50 ms",
+            "first event p99 ms",
+            "gap mean ms",
+            "gap p99 ms",
+            "errors",
+        ],
+    )
+    for concurrency in (1, 16):
+        n = (40 if concurrency == 1 else 160) // (5 if rig.ctx.quick else 1)
+        runs: dict[str, list[loadgen.LoadResult]] = {m: [] for m in modes}
+        for m in modes:
+            rig.run(m, concurrency=concurrency, total=concurrency, stream=True)
+        for _ in range(rig.ctx.repeats):
+            for m in modes:
+                runs[m].append(rig.run(m, concurrency=concurrency, total=n, stream=True))
+        first = {m: median([_ms(r.first_event, 50) for r in runs[m]]) for m in modes}
+        for m in modes:
+            rs = runs[m]
+            gaps = [g for r in rs for g in r.gaps]
+            table.add(
+                concurrency,
+                m,
+                first[m],
+                median([_ms(r.first_event, 99) for r in rs]),
+                sum(gaps) / len(gaps) * 1000 if gaps else float("nan"),
+                _ms(gaps, 99),
+                sum(r.errors + r.mismatches for r in rs),
+            )
+        added = first["capture"] - first["mitmdump-stream"]
+        section.target(
+            f"Capture time to first chunk vs mitmdump streaming, concurrency {concurrency}",
+            "<= mitmdump + 5 ms",
+            f"{added:+.2f} ms",
+            added <= 5.0,
+        )
+
+
+def _hold_write_lock(db: Path, seconds: float, started: threading.Event) -> None:
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        started.set()
+        time.sleep(seconds)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def stalled_store(rig: Rig, section: Section) -> None:
+    concurrency, duration = 16, STALL_S + 4.0
+    table = section.table(
+        f"Capture latency with the store stalled {STALL_S:.0f} s (SQLite write lock held by "
+        f"another connection), concurrency {concurrency}",
+        ["run", "requests", "p50 ms", "p99 ms", "max ms", "stored afterwards"],
+    )
+    rows: dict[str, list[tuple[float, float, float]]] = {"not stalled": [], "stalled": []}
+    for _ in range(max(1, min(rig.ctx.repeats, 2))):
+        for kind in ("not stalled", "stalled"):
+            before = _wait_stored(rig, rig.captured)  # earlier runs fully flushed
+            window: list[float] = []
+            locker = None
+            if kind == "stalled":
+                started = threading.Event()
+
+                def hold(started: threading.Event = started, window: list[float] = window) -> None:
+                    time.sleep(1.5)
+                    window.append(time.perf_counter())
+                    _hold_write_lock(rig.db, STALL_S, started)
+                    window.append(time.perf_counter())
+
+                locker = threading.Thread(target=hold, daemon=True)
+                locker.start()
+            result = rig.run("capture", concurrency=concurrency, duration=duration)
+            if locker is not None:
+                locker.join()
+            else:  # the same window of the run, without a stall
+                window = [result.started[0] + 1.5, result.started[0] + 1.5 + STALL_S]
+            lat = [
+                lt
+                for st, lt in zip(result.started, result.latencies, strict=True)
+                if window[0] <= st <= window[1]
+            ]
+            stored = _wait_stored(rig, before + result.completed)
+            rows[kind].append((_ms(lat, 50), _ms(lat, 99), max(lat) * 1000))
+            table.add(
+                kind,
+                len(lat),
+                _ms(lat, 50),
+                _ms(lat, 99),
+                max(lat) * 1000,
+                f"{stored - before:,} of {result.completed:,}",
+            )
+            if stored - before != result.completed:
+                section.notes.append(
+                    f"stalled-store run '{kind}': {result.completed - (stored - before)} "
+                    "exchanges not stored"
+                )
+    p50 = {k: median([r[0] for r in v]) for k, v in rows.items()}
+    p99 = {k: median([r[1] for r in v]) for k, v in rows.items()}
+    met = p50["stalled"] <= p50["not stalled"] * 1.1 + 1.0
+    section.target(
+        "Capture latency while the store is stalled 5 s",
+        "no change (p50 within 10 % + 1 ms)",
+        f"p50 {p50['stalled']:.1f} vs {p50['not stalled']:.1f} ms, "
+        f"p99 {p99['stalled']:.1f} vs {p99['not stalled']:.1f} ms",
+        met,
+    )
+
+
+def _wait_stored(rig: Rig, expected: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = rig.stored()
+        if stored >= expected or time.monotonic() > deadline:
+            return stored
+        time.sleep(0.25)
+
+
+def soak(rig: Rig, section: Section) -> None:
+    seconds, rate, concurrency = rig.ctx.soak_seconds, 100.0, 8
+    pid = rig.capture.proc.pid
+    samples: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        t0 = time.monotonic()
+        while not done.wait(1.0):
+            samples.append((time.monotonic() - t0, rss_kib(pid)[0]))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    start_rss, _ = rss_kib(pid)
+    sampler.start()
+    result = rig.run("capture", concurrency=concurrency, duration=seconds, rate=rate)
+    done.set()
+    sampler.join()
+    end_rss, peak = rss_kib(pid)
+    warm = [(t, r) for t, r in samples if t >= min(30.0, seconds / 3)]
+    slope = float("nan")
+    if len(warm) >= 3:
+        slope = linear_fit([t for t, _ in warm], [r / 1024 for _, r in warm])[0] * 60
+    table = section.table(
+        f"Soak: capture proxy at {rate:.0f} req/s paced ({concurrency} connections) for "
+        f"{seconds} s",
+        [
+            "requests",
+            "errors",
+            "RSS start MiB",
+            "RSS end MiB",
+            "peak RSS MiB (VmHWM)",
+            "slope after warm-up MiB/min",
+        ],
+    )
+    table.add(
+        result.completed,
+        result.errors + result.mismatches,
+        start_rss / 1024,
+        end_rss / 1024,
+        peak / 1024,
+        slope,
+    )
+    section.notes.append(
+        "The soak's peak RSS is the proxy process's high-water mark since it started (it has "
+        "served the whole suite by then). `BENCH_SOAK_SECONDS=1800 make bench` runs the full "
+        "30-minute soak."
+    )
+
+
+def run(ctx: Context) -> Section:
+    section = Section(
+        "Proxy: throughput, latency, streaming, stalled store, memory",
+        intro=(
+            "The same loopback upstream (`bench/upstream.py`, raw asyncio) reached directly, "
+            "through plain `mitmdump` and through `provenance capture` (storing into SQLite); "
+            "the load generator (`bench/loadgen.py`, raw asyncio HTTP/1.1, keep-alive) checks "
+            "every response byte for byte. Paths are interleaved within each repeat; medians of "
+            "the repeats are shown. The load generator, the upstream and the proxy share the "
+            "machine's cores."
+        ),
+    )
+    rig = Rig(ctx)
+    try:
+        non_streaming(rig, section)
+        streaming(rig, section)
+        stalled_store(rig, section)
+        soak(rig, section)
+    finally:
+        codes = rig.close()
+    stored = rig.stored()
+    section.notes.append(
+        f"capture proxy: {rig.captured:,} responses received through it, {stored:,} exchanges "
+        "stored after it stopped; exit codes: " + ", ".join(f"{k}: {v}" for k, v in codes.items())
+    )
+    section.target(
+        "Exchanges lost by the capture proxy over the whole suite",
+        "0",
+        f"{rig.captured - stored}",
+        stored >= rig.captured,
+    )
+    return section
