@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-
 JSON_COLUMNS = ("request_headers", "response_headers", "parse_errors", "secret_hashes", "usage_raw")
 
 
