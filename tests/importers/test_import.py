@@ -8,10 +8,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mitmproxy.addons.savehar import SaveHar
 
 from provenance.cli.main import main as cli
 from provenance.importers.detect import FileKind, kind_of
+from provenance.importers.har import SkipEntry, raw_exchange_from_har_entry
 from provenance.importers.run import ImportOptions, import_file
 from provenance.redact import Redactor
 from provenance.store import open_store
@@ -153,3 +156,42 @@ def test_json_summary_and_secrets(
 )
 def test_kind_by_content(head: bytes, kind: FileKind | None) -> None:
     assert kind_of(head) == kind
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=12), c, max_size=5),
+    max_leaves=20,
+)
+har_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "request": st.fixed_dictionaries(
+            {"url": st.sampled_from(["https://api.openai.com/v1/chat/completions", "ftp://x", ""])},
+            optional={
+                "method": json_values,
+                "headers": json_values,
+                "postData": json_values,
+                "httpVersion": json_values,
+            },
+        )
+        | json_values,
+        "response": json_values,
+        "startedDateTime": st.text(max_size=30) | json_values,
+        "time": json_values,
+        "timings": json_values,
+        "_resourceType": st.sampled_from(["websocket", "fetch"]),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(har_like | json_values)
+def test_any_har_entry_converts_or_is_skipped(entry: object) -> None:
+    try:
+        raw = raw_exchange_from_har_entry(entry)
+    except SkipEntry as skip:
+        assert str(skip)
+    else:
+        assert raw.url.startswith("https://") and raw.origin == "har"
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in raw.request_headers)
