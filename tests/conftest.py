@@ -5,7 +5,8 @@
 - ``sqlite_url``: a SQLAlchemy URL of a (not yet existing) SQLite file in the test's temp dir.
 - ``postgres_server`` (session): a real PostgreSQL server started by this fixture in a temp dir
   (``initdb`` + ``pg_ctl``, as the ``postgres`` user when we run as root), stopped at the end.
-- ``postgres_url``: a fresh, empty database on that server for one test.
+- ``postgres_url``: an empty database of the test's own on that server (a fresh schema in a
+  shared database, selected by the URL; ``postgres_server.create_database()`` for a real one).
 - ``store_url``: parametrised over ``sqlite`` and ``postgres`` (the latter marked ``postgres``),
   so a test taking it runs against both engines.
 
@@ -91,6 +92,7 @@ class PostgresServer:
     port: int = 0
     runas: list[str] = field(default_factory=list)
     _db_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _shared_db: str = ""
 
     @property
     def datadir(self) -> Path:
@@ -160,16 +162,30 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, prefix: str = "t") -> str:
-        """Create a fresh empty database and return its SQLAlchemy URL."""
+    def _admin(self, database: str = "postgres"):  # -> psycopg.Connection
         import psycopg
 
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=True
+        )
+
+    def create_database(self, prefix: str = "t") -> str:
+        """Create a fresh empty database and return its SQLAlchemy URL (slow: ~0.5 s each)."""
         name = f"{prefix}_{next(self._db_counter)}"
-        with psycopg.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
+        with self._admin() as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def create_schema(self, prefix: str = "s") -> str:
+        """A fresh empty schema in the shared database ``provenance_test``, as a URL whose
+        connections use it as their search path (``?options=-csearch_path=...``): the cheap way
+        to give every test an empty database of its own."""
+        if not self._shared_db:
+            self._shared_db = self.create_database("provenance_test").rsplit("/", 1)[1]
+        name = f"{prefix}_{next(self._db_counter)}"
+        with self._admin(self._shared_db) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self.url(self._shared_db)}?options=-csearch_path%3D{name}"
 
 
 def start_postgres_server() -> PostgresServer:
@@ -226,8 +242,9 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database on the session's PostgreSQL server."""
-    return postgres_server.create_database()
+    """An empty database of the test's own on the session's PostgreSQL server (a fresh schema,
+    selected through the URL: see ``PostgresServer.create_schema``)."""
+    return postgres_server.create_schema()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
