@@ -104,3 +104,12 @@ def test_store_url_masks_the_password(postgres_url: str) -> None:
     with open_store(with_password, create=True) as store:
         assert "pa55-w0rd" not in store.url and "pa55-w0rd" not in repr(store)
         assert store.url.startswith("postgresql+psycopg://postgres:***@127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["postgresql://u:p%40ss%2Fw0rd@h:5433/d?sslmode=require", "rel/x.sqlite", "sqlite:////a/b.db"],
+)
+def test_resolving_twice_changes_nothing(given: str) -> None:
+    once = resolve_db_url(given)
+    assert resolve_db_url(once) == once
