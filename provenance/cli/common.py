@@ -42,9 +42,12 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # piped or captured: do not squeeze into 80 columns
+        console = Console(soft_wrap=False, width=max(console.width, 200))
     table = Table(title=title, show_lines=False)
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*("—" if v is None else str(v) for v in row))
-    Console(soft_wrap=False).print(table)
+    console.print(table)
