@@ -1,0 +1,1 @@
+"""Alembic revisions, one small concern each (alembic skips this file)."""
