@@ -117,6 +117,7 @@ class RawExchange:
     product: str | None = None  # set only by an explicit override (--product)
     client_ja4: str | None = None
     error: str | None = None  # a connection/protocol error reported by the adapter
+    response_trailers: Headers = field(default_factory=list)  # HTTP/2 trailers (gRPC status)
 
 
 @dataclass(slots=True)
@@ -163,3 +164,4 @@ class ExchangeRecord:
     client_ja4: str | None = None
     secret_hashes: list[str] = field(default_factory=list)  # keyed hashes of redacted secrets
     error: str | None = None
+    deployment: str | None = None  # a customer-chosen deployment alias (Azure), if in the URL

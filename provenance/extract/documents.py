@@ -18,7 +18,16 @@ only at the places each API documents, never at arbitrary strings:
   https://docs.anthropic.com/en/docs/build-with-claude/streaming
 * Gemini / Vertex: ``$.modelVersion`` and ``$.usageMetadata`` (the model is in the URL).
   https://ai.google.dev/api/generate-content#generatecontentresponse
-* OpenAI Realtime / sessions: ``$.session.model``.
+* OpenAI Realtime / sessions: ``$.session.model``; ``response.done`` usage in
+  ``$.response.usage``. https://platform.openai.com/docs/api-reference/realtime-server-events
+* Gemini Live (``BidiGenerateContent``): the client's first message ``$.setup.model``;
+  ``$.usageMetadata`` in server messages. https://ai.google.dev/api/live
+* AWS Bedrock: Converse ``$.usage`` (camelCase ``inputTokens``…), ConverseStream / Nova
+  ``metadata`` events (``$.usage``, or ``$.metadata.usage`` inside an invoke chunk), the
+  ``$.amazon-bedrock-invocationMetrics`` object in an invoke stream's last chunk, and Meta
+  Llama's top-level ``prompt_token_count`` / ``generation_token_count``; ``count-tokens``
+  answers ``{"inputTokens": N}``.
+  https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ _MODEL_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("response", "model"), "$.response.model"),
     (("modelVersion",), "$.modelVersion"),
     (("session", "model"), "$.session.model"),
+    (("setup", "model"), "$.setup.model"),
 )
 _USAGE_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("usage",), "$.usage"),
@@ -44,7 +54,10 @@ _USAGE_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("response", "usage"), "$.response.usage"),
     (("x_groq", "usage"), "$.x_groq.usage"),
     (("usageMetadata",), "$.usageMetadata"),
+    (("metadata", "usage"), "$.metadata.usage"),
+    (("amazon-bedrock-invocationMetrics",), "$.amazon-bedrock-invocationMetrics"),
 )
+_LLAMA_KEYS = ("prompt_token_count", "generation_token_count")
 _ANTHROPIC_EVENTS = frozenset(
     {
         "message_start",
@@ -130,6 +143,11 @@ def scan_document(doc: object, *, api: str | None = None) -> DocFindings:
     if count_tokens and isinstance(doc.get("input_tokens"), int):
         found.api = found.api or "anthropic.count_tokens"
         found.usages.append(("anthropic", "$", {"input_tokens": doc["input_tokens"]}))
+    llama = {k: doc[k] for k in _LLAMA_KEYS if isinstance(doc.get(k), int)}
+    if llama:
+        found.usages.append(("bedrock.llama", "$", llama))
+    if effective_api == "bedrock.count_tokens" and isinstance(doc.get("inputTokens"), int):
+        found.usages.append(("bedrock", "$", {"inputTokens": doc["inputTokens"]}))
     provider = doc.get("provider")
     if isinstance(provider, str) and provider and len(provider) <= _MAX_ID_LEN:
         found.extra.append(("$.provider", provider))

@@ -36,7 +36,8 @@ _VERTEX = re.compile(
     r"/models/(?P<model>[^/:]+):(?P<method>\w+)$"
 )
 _BEDROCK = re.compile(
-    r"^/model/(?P<model>.+?)/(?P<method>invoke|invoke-with-response-stream|converse|converse-stream)$"
+    r"^/model/(?P<model>.+?)/(?P<method>invoke|invoke-with-response-stream|converse|converse-stream"
+    r"|count-tokens)$"
 )
 _AZURE = re.compile(r"^/openai/deployments/(?P<dep>[^/]+)/(?P<rest>.+)$")
 
@@ -52,6 +53,7 @@ _BEDROCK_METHODS = {
     "invoke-with-response-stream": "bedrock.invoke",
     "converse": "bedrock.converse",
     "converse-stream": "bedrock.converse",
+    "count-tokens": "bedrock.count_tokens",
 }
 
 

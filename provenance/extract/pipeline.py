@@ -8,6 +8,13 @@ name the API, provider (host catalog) and product (``raw.product``, else the pro
 then redact everything before the record is built: headers (``redact_headers``), the query
 string (``redact_url``), bodies (``redact_json`` for complete JSON bodies, ``redact_text`` for
 the rest, including protobuf projections), model ids and error text (``redact_text``).
+Bodies made of JSON lines (SSE ``data:`` frames, event-stream and protobuf projections) get
+``redact_json`` line by line, so secret-named fields inside a frame are caught as in a whole
+JSON body; values at secret protobuf field paths (``TapResult.field_secrets``) are replaced
+by ``redact_secret(value, kind)`` first. Trailers (HTTP/2 ``raw.response_trailers`` and
+status fields found in the body: gRPC-web trailer frames, Connect end-stream errors, Bedrock
+stream exceptions) are appended to the stored response headers, after the headers proper.
+Bedrock's ``X-Amzn-Bedrock-*-Token-Count`` response headers fill usage not found in bodies.
 ``extract`` never raises: any internal failure becomes a parse error on a record that still
 carries only redacted data.
 """
@@ -23,13 +30,34 @@ from urllib.parse import urlsplit
 from provenance import catalog
 from provenance.extract.locate import api_from_path, ids_from_headers, ids_from_url
 from provenance.extract.tap import TapResult, tap_body
-from provenance.extract.usage import merge_usage
+from provenance.extract.usage import merge_usage, normalise
 from provenance.records import ExchangeRecord, Headers, Observation, RawExchange, Source, Usage
 
 if TYPE_CHECKING:
     from provenance.redact import Redactor
 
 T = TypeVar("T")
+# framings whose stored text is JSON per line (SSE data lines, projections of binary frames)
+_LINE_FRAMINGS = frozenset(
+    {
+        "sse",
+        "ndjson",
+        "eventstream",
+        "connect",
+        "connect-json",
+        "grpc",
+        "grpc-json",
+        "grpc-web",
+        "grpc-web-text",
+        "protobuf",
+    }
+)
+_BEDROCK_TOKEN_HEADERS = {
+    "x-amzn-bedrock-input-token-count": "inputTokenCount",
+    "x-amzn-bedrock-output-token-count": "outputTokenCount",
+    "x-amzn-bedrock-cache-read-input-token-count": "cacheReadInputTokenCount",
+    "x-amzn-bedrock-cache-write-input-token-count": "cacheWriteInputTokenCount",
+}
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -82,6 +110,8 @@ class _Run:
     def body_text(self, tap: TapResult | None) -> str | None:
         if tap is None or not self.options.keep_bodies or not tap.body:
             return None
+        if tap.field_secrets:
+            return _redact_lines(self.redactor, _replace_secrets(self.redactor, tap))
         if tap.json_body:
             try:
                 doc = json.loads(tap.body)
@@ -92,6 +122,8 @@ class _Run:
                 return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
         if tap.text is None:
             return None
+        if tap.framing in _LINE_FRAMINGS:
+            return _redact_lines(self.redactor, tap.text)
         return self.redactor.redact_text(tap.text)
 
 
@@ -171,6 +203,7 @@ def extract(
         usage = response_tap.usage
     if request_tap is not None and not request_tap.usage.is_empty():
         usage = merge_usage(usage, request_tap.usage)
+    usage = run.guard("header usage", lambda: _header_usage(usage, raw.response_headers), usage)
 
     parse_errors: list[str] = []
     for tap in taps:
@@ -181,8 +214,11 @@ def extract(
     req_headers = run.guard(
         "header redaction", lambda: redactor.redact_headers(raw.request_headers), []
     )
+    trailers = list(raw.response_trailers or [])
+    if response_tap is not None:
+        trailers.extend(response_tap.trailers)
     resp_headers = run.guard(
-        "header redaction", lambda: redactor.redact_headers(raw.response_headers), []
+        "header redaction", lambda: redactor.redact_headers(raw.response_headers + trailers), []
     )
     req_body = run.guard("body redaction", lambda: run.body_text(request_tap), None)
     resp_body = run.guard("body redaction", lambda: run.body_text(response_tap), None)
@@ -226,7 +262,64 @@ def extract(
         client_ja4=raw.client_ja4,
         secret_hashes=list(secret_hashes),
         error=error,
+        deployment=next((o.model_id for o in observations if o.kind == "deployment"), None),
     )
+
+
+def _replace_secrets(redactor: Redactor, tap: TapResult) -> str:
+    """The tap's text with every value found at a secret protobuf path replaced by its token
+    (JSON-escaped form first, so the replacement lands inside projection strings)."""
+    text = tap.text or ""
+    for kind, value in sorted(tap.field_secrets, key=lambda kv: -len(kv[1])):
+        if not value:
+            continue
+        token = redactor.redact_secret(value, kind)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        text = text.replace(escaped, token)
+        if escaped != value:
+            text = text.replace(value, token)
+    return text
+
+
+def _redact_lines(redactor: Redactor, text: str) -> str:
+    """``redact_json`` on each line that is JSON (``data: {...}`` SSE lines too); the rest of
+    each line, and non-JSON lines, through ``redact_text``."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        head, body = "", line
+        if line.startswith("data:"):
+            head, body = "data:", line[5:]
+            if body.startswith(" "):
+                head, body = "data: ", body[1:]
+        stripped = body.strip()
+        if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            try:
+                doc = json.loads(stripped)
+            except (ValueError, RecursionError):
+                doc = None
+            if doc is not None:
+                red = json.dumps(
+                    redactor.redact_json(doc), ensure_ascii=False, separators=(",", ":")
+                )
+                out.append(head + red)
+                continue
+        out.append(redactor.redact_text(line))
+    return "\n".join(out)
+
+
+def _header_usage(usage: Usage, headers: Headers) -> Usage:
+    """Fill counts missing from the bodies with Bedrock's token-count response headers
+    (``InvokeModel`` answers carry them; boto3 shows them in ``ResponseMetadata.HTTPHeaders``)."""
+    found: dict[str, int] = {}
+    for name, value in headers:
+        key = _BEDROCK_TOKEN_HEADERS.get(name.strip().lower())
+        if key and value.strip().isdigit():
+            found[key] = int(value.strip())
+    if not found:
+        return usage
+    part = normalise("bedrock.metrics", found)
+    part.raw = {"header:x-amzn-bedrock-*-token-count": found}
+    return merge_usage(usage, part)
 
 
 def _opt_text(redactor: Redactor, value: str | None) -> str | None:

@@ -7,7 +7,8 @@ which returns a :class:`TapResult`. Pipeline per chunk:
     raw bytes → SHA-256 (raw) → BodyDecoder (capped) → SHA-256 (decoded), first max_body kept
               → framer chosen by content type → each frame parsed as it completes
 
-Framers: SSE (``text/event-stream``), Connect / gRPC / gRPC-web envelopes, a JSON array stream
+Framers: SSE (``text/event-stream``), Connect / gRPC / gRPC-web envelopes, the AWS event stream
+(``application/vnd.amazon.eventstream``, Bedrock), a JSON array stream
 (a JSON body whose first byte is ``[``), NDJSON, a whole JSON document (parsed at finish, up to
 ``json_cap``; beyond it the kept head and a 64 KiB tail are searched for ``"model"``), a whole
 protobuf body (``application/proto``, ``application/x-protobuf``), anything else kept as is.
@@ -26,9 +27,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from provenance.extract.bedrock import interpret as bedrock_event
 from provenance.extract.decode import DEFAULT_DECODED_CAP, BodyDecoder
 from provenance.extract.documents import scan_document
 from provenance.extract.envelope import Envelope, EnvelopeFramer, parse_trailers
+from provenance.extract.eventstream import EventMessage, EventStreamFramer
 from provenance.extract.jsonstream import JsonArrayFramer, NdjsonFramer
 from provenance.extract.locate import api_from_path
 from provenance.extract.modelid import looks_like_model_id
@@ -61,7 +64,11 @@ class TapResult:
     decoded text, or for protobuf framings a JSON-ish projection, one frame per line; None for
     an empty or binary body); ``json_body`` says ``body`` is one complete JSON document.
     ``digest`` is SHA-256 hex of the decoded body, or of the raw bytes when decoding failed or
-    hit the cap (None for an empty body). ``framing`` names the framer used.
+    hit the cap (None for an empty body). ``framing`` names the framer used. ``trailers`` are
+    status fields found in the body itself (gRPC-web trailer frames, a Connect end-stream
+    error), lower-case names. ``field_secrets`` are values found at protobuf field paths that
+    ``fingerprints/protobuf_secrets.json`` names secret, as they appear in ``text``
+    (``extract()`` replaces them by redaction tokens before anything is stored).
     """
 
     role: str
@@ -79,17 +86,21 @@ class TapResult:
     usage: Usage = field(default_factory=Usage)
     parse_errors: list[str] = field(default_factory=list)
     frames: int = 0
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+    field_secrets: list[tuple[str, str]] = field(default_factory=list)
 
 
 def framing_for(content_type: str | None) -> str:
-    """The framer for a content type: ``sse``, ``connect``, ``connect-json``, ``grpc``,
-    ``grpc-web``, ``grpc-web-text``, ``json``, ``ndjson``, ``protobuf``, ``text``, ``binary``,
-    or ``sniff`` (no content type: decided from the first bytes)."""
+    """The framer for a content type: ``sse``, ``eventstream``, ``connect``, ``connect-json``,
+    ``grpc``, ``grpc-web``, ``grpc-web-text``, ``json``, ``ndjson``, ``protobuf``, ``text``,
+    ``binary``, or ``sniff`` (no content type: decided from the first bytes)."""
     ct = (content_type or "").split(";")[0].strip().lower()
     if not ct:
         return "sniff"
     if ct == "text/event-stream":
         return "sse"
+    if ct == "application/vnd.amazon.eventstream":
+        return "eventstream"
     if ct.startswith("application/connect+"):
         return "connect-json" if ct.endswith("+json") else "connect"
     if ct.startswith("application/grpc-web-text"):
@@ -166,6 +177,8 @@ class BodyTap:
         self._b64_rest = b""
         self._framer: object | None = None
         self._pending = bytearray()  # bytes seen before the framing was decided
+        self._trailers: list[tuple[str, str]] = []
+        self._field_secrets: list[tuple[str, str]] = []
         try:
             path = _path_of(url)
             self._api = api_from_path(path, content_type) if path else None
@@ -236,6 +249,8 @@ class BodyTap:
             self._framer = EnvelopeFramer("grpc", message_encoding=enc)
         elif framing in ("grpc-web", "grpc-web-text"):
             self._framer = EnvelopeFramer("grpc-web", message_encoding=enc)
+        elif framing == "eventstream":
+            self._framer = EventStreamFramer()
         elif framing == "ndjson":
             self._framer = NdjsonFramer()
         elif framing == "json-array":
@@ -358,6 +373,8 @@ class BodyTap:
                     self._json_text(data, Source.SSE_FRAME)
             elif isinstance(frame, Envelope):
                 self._envelope(frame)
+            elif isinstance(frame, EventMessage):
+                self._event_message(frame)
             elif isinstance(frame, bytes):
                 self._json_text(frame, Source.STREAM_FRAME, prefix="")
 
@@ -366,7 +383,9 @@ class BodyTap:
             return
         payload, kind = env.payload, env.kind
         if kind == "trailers":
-            self._project_line(json.dumps({"trailers": dict(parse_trailers(payload))}))
+            trailers = parse_trailers(payload)
+            self._trailers.extend(trailers[:50])
+            self._project_line(json.dumps({"trailers": dict(trailers)}))
         elif kind == "end_stream" or self.framing in ("connect-json", "grpc-json"):
             try:
                 doc = json.loads(payload) if payload.strip() else {}
@@ -375,11 +394,25 @@ class BodyTap:
                 return
             if kind == "end_stream":
                 self._project_line(json.dumps({"end_stream": doc}, ensure_ascii=False))
+                error = doc.get("error") if isinstance(doc, dict) else None
+                if isinstance(error, dict) and isinstance(error.get("code"), str):
+                    self._trailers.append(("connect-error-code", error["code"][:100]))
             else:
                 self._project_line(json.dumps(doc, ensure_ascii=False))
                 self._document(doc, Source.STREAM_FRAME, "")
         else:
             self._protobuf(payload)
+
+    def _event_message(self, message: EventMessage) -> None:
+        event = bedrock_event(message)
+        for error in event.errors:
+            self._error(error)
+        if event.exception:
+            self._error(f"stream exception: {event.exception[:100]}")
+            self._trailers.append(("x-amzn-exception", event.exception[:200]))
+        self._project_line(json.dumps(event.projection, ensure_ascii=False))
+        for doc, label in event.documents:
+            self._document(doc, Source.STREAM_FRAME, label + ":")
 
     def _protobuf(self, payload: bytes) -> None:
         for path, text in iter_strings(payload):
@@ -410,11 +443,11 @@ class BodyTap:
             self._doc_api = found.api
         wildcard = self.framing == "json-array"
         for model_id, location in found.ids:
-            self._observe(model_id, source, _located(location, wildcard))
+            self._observe(model_id, source, prefix + _located(location, wildcard))
         for dialect, location, obj in found.usages:
-            self._usage.add(dialect, _located(location, wildcard), obj)
+            self._usage.add(dialect, prefix + _located(location, wildcard), obj)
         for location, value in found.extra:
-            self._usage.add_raw(_located(location, wildcard), value)
+            self._usage.add_raw(prefix + _located(location, wildcard), value)
 
     def _observe(self, model_id: str, source: Source, location: str) -> None:
         key = (model_id, source.value, location)
@@ -474,6 +507,8 @@ class BodyTap:
                 usage=self._usage.result(),
                 parse_errors=list(self._errors),
                 frames=self._frames,
+                trailers=list(self._trailers),
+                field_secrets=list(self._field_secrets),
             )
         except Exception as exc:  # pragma: no cover - defensive
             return TapResult(

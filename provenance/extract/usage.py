@@ -15,7 +15,22 @@ Dialects (the provider's field names → :class:`provenance.records.Usage`):
 * ``gemini``: ``promptTokenCount`` (includes cached content) → input,
   ``cachedContentTokenCount`` → cached, ``candidatesTokenCount + thoughtsTokenCount`` → output
   (thinking tokens are billed as output but not counted in candidates), ``thoughtsTokenCount``
-  → reasoning, ``totalTokenCount``.
+  → reasoning, ``totalTokenCount``. Gemini Live sends the same object as ``responseTokenCount``
+  for output.
+* ``openai.realtime`` (``response.done``): ``input_tokens``, ``output_tokens``,
+  ``total_tokens``, ``input_token_details.cached_tokens`` (note: ``token``, not ``tokens``).
+  https://platform.openai.com/docs/api-reference/realtime-server-events/response/done
+* ``bedrock`` (Converse ``usage``, ConverseStream ``metadata.usage``, Nova): ``inputTokens``
+  excludes cache reads and writes (https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html),
+  so input = ``inputTokens + cacheReadInputTokens + cacheWriteInputTokens``; ``outputTokens``,
+  ``totalTokens``. https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_TokenUsage.html
+* ``bedrock.metrics``: ``amazon-bedrock-invocationMetrics`` in the last chunk of an
+  ``InvokeModelWithResponseStream``: ``inputTokenCount``, ``outputTokenCount`` (plus
+  ``cacheReadInputTokenCount`` / ``cacheWriteInputTokenCount`` when present, counted like
+  ``bedrock``). https://docs.aws.amazon.com/bedrock/latest/userguide/inference-invoke.html
+* ``bedrock.llama``: Meta Llama's own ``prompt_token_count`` / ``generation_token_count``.
+  https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-meta.html
+  Lower priority than ``bedrock.metrics``: when both are present the platform's counts win.
 
 Streams report usage piecemeal (Anthropic ``message_start`` then cumulative ``message_delta``;
 OpenAI a last chunk): :class:`UsageAccumulator` merges a dialect's objects in arrival order,
@@ -28,7 +43,17 @@ from collections.abc import Mapping
 
 from provenance.records import Usage
 
-DIALECTS = ("openai", "openai.responses", "anthropic", "gemini")
+DIALECTS = (
+    "openai",
+    "openai.responses",
+    "openai.realtime",
+    "anthropic",
+    "gemini",
+    "bedrock",
+    "bedrock.metrics",
+    "bedrock.llama",
+)
+_LOW_PRIORITY = frozenset({"bedrock.llama"})
 
 
 def _int(value: object) -> int | None:
@@ -63,6 +88,16 @@ def guess_dialect(obj: Mapping, api: str | None = None) -> str | None:
         return "openai"
     if "promptTokenCount" in obj or "candidatesTokenCount" in obj or "totalTokenCount" in obj:
         return "gemini"
+    if "responseTokenCount" in obj:
+        return "gemini"
+    if "inputTokens" in obj or "outputTokens" in obj:
+        return "bedrock"
+    if "inputTokenCount" in obj or "outputTokenCount" in obj:
+        return "bedrock.metrics"
+    if "prompt_token_count" in obj or "generation_token_count" in obj:
+        return "bedrock.llama"
+    if "input_token_details" in obj or "output_token_details" in obj:
+        return "openai.realtime"
     if "input_tokens" in obj or "output_tokens" in obj:
         if "cache_read_input_tokens" in obj or "cache_creation_input_tokens" in obj:
             return "anthropic"
@@ -110,11 +145,38 @@ def normalise(dialect: str, obj: Mapping) -> Usage:
             cached_tokens=read,
             cache_write_tokens=write,
         )
+    if dialect == "openai.realtime":
+        return Usage(
+            input_tokens=_int(obj.get("input_tokens")),
+            output_tokens=_int(obj.get("output_tokens")),
+            cached_tokens=_sub(obj, "input_token_details", "cached_tokens"),
+            total_tokens=_int(obj.get("total_tokens")),
+        )
+    if dialect in ("bedrock", "bedrock.metrics"):
+        end = "s" if dialect == "bedrock" else "Count"  # inputTokens vs inputTokenCount
+        base = _int(obj.get("inputToken" + end))
+        read = _int(obj.get("cacheReadInputToken" + end))
+        write = _int(obj.get("cacheWriteInputToken" + end))
+        return Usage(
+            input_tokens=_sum(base, read, write) if base is not None else None,
+            output_tokens=_int(obj.get("outputToken" + end)),
+            cached_tokens=read,
+            cache_write_tokens=write,
+            total_tokens=_int(obj.get("totalTokens")) if dialect == "bedrock" else None,
+        )
+    if dialect == "bedrock.llama":
+        return Usage(
+            input_tokens=_int(obj.get("prompt_token_count")),
+            output_tokens=_int(obj.get("generation_token_count")),
+        )
     if dialect == "gemini":
         thoughts = _int(obj.get("thoughtsTokenCount"))
+        candidates = _int(obj.get("candidatesTokenCount"))
+        if candidates is None:
+            candidates = _int(obj.get("responseTokenCount"))
         return Usage(
             input_tokens=_int(obj.get("promptTokenCount")),
-            output_tokens=_sum(_int(obj.get("candidatesTokenCount")), thoughts),
+            output_tokens=_sum(candidates, thoughts),
             cached_tokens=_int(obj.get("cachedContentTokenCount")),
             reasoning_tokens=thoughts,
             total_tokens=_int(obj.get("totalTokenCount")),
@@ -155,12 +217,23 @@ class UsageAccumulator:
 
     def result(self) -> Usage:
         usage = Usage(raw=dict(self._raw))
-        for dialect, merged in self._merged.items():
+        ordered = sorted(self._merged.items(), key=lambda item: item[0] in _LOW_PRIORITY)
+        for dialect, merged in ordered:
             part = normalise(dialect, merged)
             for name in _FIELDS:
                 if getattr(usage, name) is None:
                     setattr(usage, name, getattr(part, name))
         return usage
+
+
+def add_usage(total: Usage, part: Usage) -> Usage:
+    """Sum two usages field by field (``None`` + n = n); ``raw`` dicts merged, ``part`` last.
+    For sessions that report usage per turn (OpenAI Realtime ``response.done``, Gemini Live)."""
+    out = Usage(raw={**total.raw, **part.raw})
+    for name in _FIELDS:
+        a, b = getattr(total, name), getattr(part, name)
+        setattr(out, name, b if a is None else a if b is None else a + b)
+    return out
 
 
 def merge_usage(first: Usage, second: Usage) -> Usage:
