@@ -36,6 +36,7 @@ from provenance.extract.jsonstream import JsonArrayFramer, NdjsonFramer
 from provenance.extract.locate import api_from_path
 from provenance.extract.modelid import looks_like_model_id
 from provenance.extract.protobuf import iter_strings, parse_fields, to_projection
+from provenance.extract.rpcmaps import rpc_path, scan_rpc
 from provenance.extract.sse import SSEEvent, SSEFramer
 from provenance.extract.usage import UsageAccumulator
 from provenance.records import Observation, Source, Usage
@@ -177,11 +178,13 @@ class BodyTap:
         self._b64_rest = b""
         self._framer: object | None = None
         self._pending = bytearray()  # bytes seen before the framing was decided
+        self._rpc: str | None = None
         self._trailers: list[tuple[str, str]] = []
         self._field_secrets: list[tuple[str, str]] = []
         try:
             path = _path_of(url)
             self._api = api_from_path(path, content_type) if path else None
+            self._rpc = rpc_path(path)
             self._decoder = BodyDecoder(content_encoding, cap=decoded_cap)
             self.framing = framing_for(content_type)
             self._message_encoding = message_encoding
@@ -415,9 +418,18 @@ class BodyTap:
             self._document(doc, Source.STREAM_FRAME, label + ":")
 
     def _protobuf(self, payload: bytes) -> None:
+        rpc = scan_rpc(payload, self._rpc, self.role)
+        for kind, value in rpc.secrets:
+            if len(self._field_secrets) < _MAX_OBSERVATIONS:
+                self._field_secrets.append((kind, value))
+        secret = tuple(p + "." for p in rpc.secret_paths)
         for path, text in iter_strings(payload):
+            if path in rpc.secret_paths or (path + ".").startswith(secret):
+                continue
             if looks_like_model_id(text):
                 self._observe(text, Source.PROTOBUF_FIELD, path)
+        for model_id, location in rpc.models:
+            self._observe(model_id, Source.PROTOBUF_FIELD, location)
         if self._text_size < self.max_body:
             projection = to_projection(payload)
             self._project_line(json.dumps(projection, ensure_ascii=False))
