@@ -105,6 +105,18 @@ class Capture:
         if self.session is not None:
             self.session.error(flow)
 
+    def websocket_start(self, flow: Any) -> None:
+        if self.session is not None:
+            self.session.websocket_start(flow)
+
+    def websocket_message(self, flow: Any) -> None:
+        if self.session is not None:
+            self.session.websocket_message(flow)
+
+    def websocket_end(self, flow: Any) -> None:
+        if self.session is not None:
+            self.session.websocket_end(flow)
+
     def tls_clienthello(self, data: Any) -> None:
         if self.session is not None:
             self.session.tls_clienthello(data)

@@ -83,4 +83,5 @@ def raw_exchange_from_flow(
         product=product,
         client_ja4=client_ja4,
         error=error,
+        response_trailers=headers_list(resp.trailers) if resp is not None and resp.trailers else [],
     )

@@ -10,6 +10,9 @@ The addon (``addons/capture.py``) is a thin shell that forwards mitmproxy's even
   event loop (cheap, bounded by the body cap) and hand the record to the batched writer, which
   writes in its own thread. ``submit`` never blocks; when its buffer is full the record is dropped
   and counted (``dropped``), so a stalled store never stalls the proxy.
+- WebSocket sessions (OpenAI Realtime, Gemini Live): each message is fed to a
+  :class:`~provenance.extract.websocket.WebSocketTap` in ``websocket_message``; at
+  ``websocket_end`` the whole session becomes one record through ``extract_websocket``.
 - :meth:`close` records flows still in flight (with an error), flushes the writer and returns
   the summary.
 """
@@ -102,6 +105,7 @@ class CaptureSession:
         self.stats = CaptureStats()
         self._live: dict[str, http.HTTPFlow] = {}
         self._ja4: dict[str, str] = {}
+        self._ws: dict[str, tuple[http.HTTPFlow, Any]] = {}  # flow id -> (flow, WebSocketTap)
         self._closed = False
         self.owns_store = False  # set by open() when it opened the store itself
 
@@ -186,6 +190,35 @@ class CaptureSession:
         self._record(flow, error=(flow.error.msg if flow.error else None) or "connection error")
 
     @_guarded
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        """A WebSocket session opened: start its tap (the log is capped at ``max_body``)."""
+        from provenance.extract.websocket import WebSocketTap
+
+        self._live.pop(flow.id, None)
+        self._ws[flow.id] = (
+            flow,
+            WebSocketTap(url=flow.request.url, max_log=self.options.max_body),
+        )
+
+    @_guarded
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Feed the newest message to the session's tap (the tap never raises)."""
+        entry = self._ws.get(flow.id)
+        if entry is None or flow.websocket is None or not flow.websocket.messages:
+            return
+        message = flow.websocket.messages[-1]
+        entry[1].feed(
+            message.content, message.from_client, bool(getattr(message, "is_text", False))
+        )
+
+    @_guarded
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        """The session closed: store it as one exchange."""
+        entry = self._ws.pop(flow.id, None)
+        if entry is not None:
+            self._record_websocket(flow, entry[1], error=None)
+
+    @_guarded
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         """Fingerprint the client's TLS ClientHello (JA4), kept per client connection."""
         udp = getattr(data.context.client, "transport_protocol", "tcp") == "udp"
@@ -216,6 +249,16 @@ class CaptureSession:
                     "provenance: recording an unfinished flow failed (%s)", type(exc).__name__
                 )
         self._live.clear()
+        for flow, tap in list(self._ws.values()):
+            self.stats.incomplete += 1
+            try:
+                self._record_websocket(flow, tap, error=SHUTDOWN_ERROR)
+            except Exception as exc:
+                self.stats.hook_failures += 1
+                logger.warning(
+                    "provenance: recording an open WebSocket failed (%s)", type(exc).__name__
+                )
+        self._ws.clear()
         try:
             wstats = self.writer.close(timeout)
         except Exception as exc:
@@ -247,6 +290,8 @@ class CaptureSession:
             role=role,
             max_body=self.options.max_body,
             url=flow.request.url,
+            message_encoding=headers.get("connect-content-encoding")
+            or headers.get("grpc-encoding"),
         )
 
     def _record(self, flow: http.HTTPFlow, *, error: str | None) -> None:
@@ -272,6 +317,27 @@ class CaptureSession:
                 record.parse_errors.append(tee.failure)
         if resp_tee is not None and not resp_tee.ended and error is None:
             record.parse_errors.append("response stream ended without its final chunk")
+        self.submit(record)
+
+    def _record_websocket(self, flow: http.HTTPFlow, tap: Any, *, error: str | None) -> None:
+        from provenance.extract import ExtractOptions
+        from provenance.extract.websocket import extract_websocket
+
+        raw = raw_exchange_from_flow(
+            flow,
+            origin=Origin.LIVE,
+            product=self.options.product,
+            client_ja4=self._ja4.get(flow.client_conn.id),
+            streamed=True,
+            error=error,
+        )
+        options = ExtractOptions(
+            keep_bodies=self.options.keep_bodies, max_body=self.options.max_body
+        )
+        try:
+            record = extract_websocket(raw, tap.finish(), redactor=self.redactor, options=options)
+        except Exception as exc:  # extract_websocket promises not to raise; keep the row
+            record = bare_record(raw, self.redactor, f"extraction failed: {type(exc).__name__}")
         self.submit(record)
 
     def extract(
