@@ -16,7 +16,8 @@ only at the places each API documents, never at arbitrary strings:
   ``$.message.model`` / ``$.message.usage``, ``message_delta`` a cumulative ``$.usage``;
   ``count_tokens`` answers ``{"input_tokens": N}``.
   https://docs.anthropic.com/en/docs/build-with-claude/streaming
-* Gemini / Vertex: ``$.modelVersion`` and ``$.usageMetadata`` (the model is in the URL).
+* Gemini / Vertex: ``$.modelVersion`` and ``$.usageMetadata`` (the model is in the URL);
+  ``countTokens`` answers ``{"totalTokens": N}`` (counted as input).
   https://ai.google.dev/api/generate-content#generatecontentresponse
 * OpenAI Realtime / sessions: ``$.session.model``; ``response.done`` usage in
   ``$.response.usage``. https://platform.openai.com/docs/api-reference/realtime-server-events
@@ -146,6 +147,9 @@ def scan_document(doc: object, *, api: str | None = None) -> DocFindings:
     llama = {k: doc[k] for k in _LLAMA_KEYS if isinstance(doc.get(k), int)}
     if llama:
         found.usages.append(("bedrock.llama", "$", llama))
+    if effective_api == "gemini.count_tokens" and isinstance(doc.get("totalTokens"), int):
+        # countTokens answers {"totalTokens": N}: the prompt's size, nothing generated
+        found.usages.append(("gemini", "$", {"promptTokenCount": doc["totalTokens"]}))
     if effective_api == "bedrock.count_tokens" and isinstance(doc.get("inputTokens"), int):
         found.usages.append(("bedrock", "$", {"inputTokens": doc["inputTokens"]}))
     provider = doc.get("provider")
