@@ -301,15 +301,35 @@ class BodyTap:
         return "text" if _is_text(head[:512]) else "binary"
 
     def _unbase64(self, data: bytes) -> bytes:
+        """Decode grpc-web-text incrementally. Servers may base64 each frame on its own, so
+        padding (``=``) can end a quantum in the middle of the body: decode up to and
+        including every padded quantum, keep an incomplete quantum for the next chunk."""
         data = self._b64_rest + re.sub(rb"\s+", b"", data)
-        cut = len(data) - len(data) % 4
-        self._b64_rest = data[cut:]
+        out = bytearray()
         try:
-            return base64.b64decode(data[:cut], validate=True)
+            while data:
+                pad = data.find(b"=")
+                if pad < 0:
+                    cut = len(data) - len(data) % 4
+                    out += base64.b64decode(data[:cut], validate=True)
+                    data = data[cut:]
+                    break
+                end = pad + 1
+                while end < len(data) and data[end : end + 1] == b"=":
+                    end += 1
+                if end % 4:
+                    if end < len(data):
+                        raise ValueError("misplaced padding")
+                    break  # padding may continue in the next chunk
+                out += base64.b64decode(data[:end], validate=True)
+                data = data[end:]
         except (binascii.Error, ValueError):
             self._error("invalid base64 in grpc-web-text body")
             self._framer = None
-            return b""
+            self._b64_rest = b""
+            return bytes(out)
+        self._b64_rest = data
+        return bytes(out)
 
     def _buffer_whole(self, data: bytes) -> None:
         cap = self._json_cap if self.framing == "json-whole" else DEFAULT_PROTO_CAP
