@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     first_event: list[float] = field(default_factory=list)  # streams: request sent → 1st event
     gaps: list[float] = field(default_factory=list)  # streams: between consecutive events
+    tags: list[int] = field(default_factory=list)  # ``tagged`` runs: seq of each completed one
     errors: int = 0
     mismatches: int = 0
     wall: float = 0.0
@@ -123,11 +125,16 @@ async def run_load(
     interval_ms: float = 10.0,
     rate: float | None = None,
     timeout: float = 60.0,
+    tagged: bool = False,
+    tag_start: int = 0,
+    stop: threading.Event | None = None,
 ) -> LoadResult:
-    """Send ``total`` requests (or keep going for ``duration`` seconds) from ``concurrency``
-    workers; ``rate`` (requests/s over all workers) paces them."""
-    if total is None and duration is None:
-        raise ValueError("give total or duration")
+    """Send ``total`` requests (or keep going for ``duration`` seconds, or until ``stop`` is
+    set) from ``concurrency`` workers; ``rate`` (requests/s over all workers) paces them.
+    ``tagged``: each request carries a unique ``x-bench-seq`` header (counting from
+    ``tag_start``), and ``tags`` lists the ones whose response arrived complete."""
+    if total is None and duration is None and stop is None:
+        raise ValueError("give total, duration or stop")
     body = json.dumps(
         {
             "model": "gpt-4o",
@@ -142,6 +149,7 @@ async def run_load(
     expected = hashlib.sha256(_stream_bytes(events) if stream else json_body()).digest()
     result = LoadResult()
     tickets = itertools.count()
+    seqs = itertools.count(tag_start)
     start = time.perf_counter()
     stop_at = start + duration if duration is not None else None
     per_worker_interval = concurrency / rate if rate else 0.0
@@ -153,6 +161,8 @@ async def run_load(
             if total is not None and next(tickets) >= total:
                 break
             if stop_at is not None and time.perf_counter() >= stop_at:
+                break
+            if stop is not None and stop.is_set():
                 break
             if rate:
                 delay = next_at - time.perf_counter()
@@ -177,8 +187,14 @@ async def run_load(
                         del pending[: cut + 2]
                         arrivals.append(now)
 
+                seq = next(seqs)
+                payload = (
+                    endpoint.request(body, {**extra, "x-bench-seq": str(seq)})
+                    if tagged
+                    else request
+                )
                 t0 = time.perf_counter()
-                writer.write(request)
+                writer.write(payload)
                 await writer.drain()
                 headers = await asyncio.wait_for(_read_head(reader), timeout)
                 data = await asyncio.wait_for(
@@ -197,6 +213,8 @@ async def run_load(
                 continue
             result.started.append(t0)
             result.latencies.append(t1 - t0)
+            if tagged:
+                result.tags.append(seq)
             if hashlib.sha256(data).digest() != expected:
                 result.mismatches += 1
             if stream and arrivals:
