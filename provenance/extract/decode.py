@@ -11,10 +11,12 @@ and the output of each call is checked against the cap before more input goes in
 * gzip / deflate (zlib or raw) use :mod:`zlib` with ``max_length``, so no call decodes more
   than the bytes still allowed under the cap.
 * br (``brotli`` 1.1) and zstd (``zstandard``) have no output limit per call, so input slices
-  adapt to the observed expansion: slices shrink (down to one byte) while output is large and
-  grow back (up to 64 KiB) while it is small. One call on a bomb yields at most a few MiB
-  (measured: 8 MiB for one byte of brotli quality 11, 0.5 MiB for 16 bytes of zstd level 19),
-  so a cap is overshot by at most one call's output, which is discarded beyond the cap.
+  adapt to the observed expansion: they start at one byte, shrink (down to one byte) while
+  output is large and at most double while it is small, up to a per-codec maximum chosen
+  from the densest encoding (16 bytes for brotli, 512 for zstd; see ``_ADAPTIVE_MAX_SLICE``).
+  One call on a bomb therefore yields at most a few tens of MiB (measured: 8 MiB for one
+  byte of brotli quality 11, 128 KiB for one byte of zstd), so a cap is overshot by at most
+  one call's output, which is discarded beyond the cap.
 
 Stacked encodings (``Content-Encoding: gzip, br``) are undone last-applied-first.
 """
@@ -175,13 +177,22 @@ def _make_codec(token: str) -> _Codec | None:
     return None
 
 
+# Largest input slice per codec call for the codecs without an output limit. The densest
+# encodings bound the output of one call: a zstd block yields at most 128 KiB and takes at
+# least 4 bytes (an RLE block), so 512 bytes give at most 16 MiB; a brotli meta-block yields
+# at most 16 MiB and takes several bytes (measured: one byte can complete an 8 MiB block),
+# so 16 bytes give at most a few meta-blocks. Slices start at one byte and at most double.
+_ADAPTIVE_MAX_SLICE = {"br": 16, "zstd": 512}
+
+
 class _Stage:
     """Feeds one codec in slices and hands each piece of output on via ``emit``."""
 
     def __init__(self, codec: _Codec) -> None:
         self.codec = codec
         self.adaptive = isinstance(codec, _BrotliCodec | _ZstdCodec)
-        self.slice = 256 if self.adaptive else _MAX_SLICE
+        self.max_slice = _ADAPTIVE_MAX_SLICE.get(codec.name, _MAX_SLICE)
+        self.slice = 1 if self.adaptive else _MAX_SLICE
 
     def run(self, data: bytes, limit: Callable[[], int], emit: Callable[[bytes], bool]) -> None:
         """Decode all of ``data``; stop early when ``emit`` returns False (cap reached)."""
@@ -194,7 +205,8 @@ class _Stage:
                 if self.adaptive:
                     # Proportional control: keep one call's output near _TARGET_OUT.
                     ratio = max(len(out), 1) / max(self.slice, 1)
-                    self.slice = max(1, min(_MAX_SLICE, int(_TARGET_OUT / ratio)))
+                    target = int(_TARGET_OUT / ratio)
+                    self.slice = max(1, min(self.max_slice, 2 * self.slice, target))
                     if part:
                         data, part = part + data, b""
 
@@ -208,10 +220,22 @@ class BodyDecoder:
     never more than ``cap``; :attr:`cap_reached` says the cap stopped decoding. The cap applies
     to decompressed output only: an identity body passes through uncapped (the caller bounds
     what it keeps).
+
+    With ``sink``, decoded output is handed to ``sink`` piece by piece as each codec call
+    produces it (and ``feed``/``finish`` return ``b""``), so a caller that consumes pieces
+    holds one codec call's output at a time instead of a whole chunk's; ``sink`` must not
+    raise.
     """
 
-    def __init__(self, content_encoding: str | None, *, cap: int = DEFAULT_DECODED_CAP) -> None:
+    def __init__(
+        self,
+        content_encoding: str | None,
+        *,
+        cap: int = DEFAULT_DECODED_CAP,
+        sink: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.cap = cap
+        self._sink = sink
         self.decoded_size = 0
         self.error: str | None = None
         self.cap_reached = False
@@ -268,13 +292,19 @@ class BodyDecoder:
                     self.error = CAP_REACHED
                 self.decoded_size += len(chunk)
                 if chunk:
-                    out_parts.append(chunk)
+                    if self._sink is not None:
+                        self._sink(chunk)
+                    else:
+                        out_parts.append(chunk)
                 return not self.cap_reached
 
             return emit
 
         if not self._stages:  # identity: nothing is decompressed, so nothing to cap
             self.decoded_size += len(data)
+            if self._sink is not None and data:
+                self._sink(data)
+                return b""
             return data
         self._stages[0].run(data, self._limit_for(0), make_emit(0))
         if final and self.error is None:

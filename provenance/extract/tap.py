@@ -185,7 +185,7 @@ class BodyTap:
             path = _path_of(url)
             self._api = api_from_path(path, content_type) if path else None
             self._rpc = rpc_path(path)
-            self._decoder = BodyDecoder(content_encoding, cap=decoded_cap)
+            self._decoder = BodyDecoder(content_encoding, cap=decoded_cap, sink=self._sink)
             self.framing = framing_for(content_type)
             self._message_encoding = message_encoding
             if self.framing != "sniff":
@@ -219,8 +219,16 @@ class BodyTap:
             self._raw_hash.update(chunk)
             if self._passive:
                 return
-            decoded = self._decoder.feed(chunk)
-            self._decoded(decoded)
+            self._decoder.feed(chunk)  # output arrives piece by piece in _sink
+        except Exception as exc:
+            self._internal(exc)
+
+    def _sink(self, data: bytes) -> None:
+        """Decoded output, one codec call's worth at a time (memory stays bounded)."""
+        if self._passive:
+            return
+        try:
+            self._decoded(data)
         except Exception as exc:
             self._internal(exc)
 
@@ -231,7 +239,7 @@ class BodyTap:
             return self._finished
         try:
             if not self._passive:
-                self._decoded(self._decoder.finish())
+                self._decoder.finish()  # the rest arrives in _sink
                 if self._decoder.error:
                     self._error(self._decoder.error)
                 self._end_framing()
