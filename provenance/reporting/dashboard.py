@@ -9,21 +9,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import func, select
 
 from provenance.reporting.exchanges import ExchangeFilter, _filtered
-from provenance.store.models import ExchangeRow, ObservationRow, ProductRow, ProviderRow
+from provenance.store.models import (
+    ExchangeRow,
+    ModelDayRow,
+    ProductRow,
+    ProviderRow,
+    TrafficDayRow,
+)
 
 
 def overview(store: Any) -> dict[str, Any]:
     """Headline numbers and every product's verdict (see ``Verdict.to_json``)."""
     from provenance.verdicts.collect import verdicts
 
+    t = TrafficDayRow
     with store.session() as s:
-        exchanges = int(s.scalar(select(func.count(ExchangeRow.id))) or 0)
-        first, last = s.execute(
-            select(func.min(ExchangeRow.started_at), func.max(ExchangeRow.started_at))
+        exchanges, first, last = s.execute(
+            select(func.sum(t.exchanges), func.min(t.first_seen), func.max(t.last_seen))
         ).one()
+        exchanges = int(exchanges or 0)
     products = [v.to_json() for v in verdicts(store)]
     return {
         "exchanges": exchanges,
@@ -36,20 +43,16 @@ def overview(store: Any) -> dict[str, Any]:
 
 
 def model_timeline(store: Any) -> list[dict[str, Any]]:
-    """Exchanges per (day, model id): the Models page's timeline chart."""
-    dialect = store.engine.dialect.name
-    day_of = func.date if dialect == "sqlite" else (lambda c: cast(c, Date))
-    day = day_of(ExchangeRow.started_at).label("day")
+    """Exchanges per (day, model id): the Models page's timeline chart (from the rollup)."""
+    m = ModelDayRow
     stmt = (
-        select(day, ObservationRow.model_id, func.count(func.distinct(ExchangeRow.id)))
-        .select_from(ObservationRow)
-        .join(ExchangeRow, ObservationRow.exchange_id == ExchangeRow.id)
-        .where(ObservationRow.kind == "model")
-        .group_by(day, ObservationRow.model_id)
-        .order_by(day)
+        select(m.day, m.model_id, func.sum(m.exchanges))
+        .where(m.kind == "model")
+        .group_by(m.day, m.model_id)
+        .order_by(m.day, m.model_id)
     )
     with store.session() as s:
-        return [{"day": str(d), "model_id": m, "exchanges": n} for d, m, n in s.execute(stmt)]
+        return [{"day": d, "model_id": mid, "exchanges": int(n)} for d, mid, n in s.execute(stmt)]
 
 
 def filter_options(store: Any) -> dict[str, list[str]]:

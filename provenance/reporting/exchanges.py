@@ -206,12 +206,19 @@ def get_exchange(store: Any, exchange_id: int) -> dict | None:
 
 
 def prune(store: Any, before: datetime) -> int:
-    """Delete exchanges (and their observations) started before ``before``; return the count."""
-    with store.session() as s:
+    """Delete exchanges (and their observations) started before ``before``; return the count.
+
+    The daily rollups of the days before ``before`` go too, and the day ``before`` falls in is
+    recomputed from what remains of it; all in one transaction.
+    """
+    from provenance.store import rollups
+
+    day = rollups.day_of(before)
+    with store.engine.begin() as connection:
         ids = select(ExchangeRow.id).where(ExchangeRow.started_at < before)
-        s.execute(delete(ObservationRow).where(ObservationRow.exchange_id.in_(ids)))
-        result = s.execute(delete(ExchangeRow).where(ExchangeRow.started_at < before))
-        s.commit()
+        connection.execute(delete(ObservationRow).where(ObservationRow.exchange_id.in_(ids)))
+        result = connection.execute(delete(ExchangeRow).where(ExchangeRow.started_at < before))
+        rollups.rebuild(connection, last_day=day)
         return int(result.rowcount or 0)
 
 

@@ -233,3 +233,41 @@ class ConnectionRow(Base):
     provider: Mapped[str | None]
     count: Mapped[int] = mapped_column(BigInteger, default=1)
     origin: Mapped[str]
+
+
+class TrafficDayRow(Base):
+    """Rollup: exchanges per (product, provider, UTC day); ids are 0 for "none".
+
+    Derived data, maintained by ``write_exchanges`` and rebuilt by ``rollups.rebuild``.
+    """
+
+    __tablename__ = "traffic_days"
+
+    product_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[str] = mapped_column(Text, primary_key=True)  # YYYY-MM-DD (UTC)
+    exchanges: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class ModelDayRow(Base):
+    """Rollup: distinct exchanges per (product, provider, model id, kind, UTC day).
+
+    ``served`` counts those whose response carried the id; ``sources`` is a bitmask over
+    ``rollups.SOURCE_BITS``. Derived data (see :class:`TrafficDayRow`).
+    """
+
+    __tablename__ = "model_days"
+    __table_args__ = (Index("ix_model_days_model_id", "model_id"),)
+
+    product_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[str] = mapped_column(Text, primary_key=True)
+    exchanges: Mapped[int] = mapped_column(BigInteger)
+    served: Mapped[int] = mapped_column(BigInteger)
+    sources: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]

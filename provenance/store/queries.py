@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
-from provenance.records import Source
-from provenance.store.models import ExchangeRow, ObservationRow, ProductRow, ProviderRow
+from provenance.store import rollups
+from provenance.store.models import ModelDayRow, ProductRow, ProviderRow
 from provenance.store.store import Store
 
 # A resolver maps a model id to (family, vendor); None for both when unknown.
@@ -54,33 +54,27 @@ def models_table(
     and are left out. Rows are sorted by product, provider, model id (None first). ``product``
     restricts to one product name.
 
-    One pass over observations ⋈ exchanges, grouped by ids; the sources come out of the same
-    GROUP BY as one flag per known :class:`Source`; names are joined on the grouped rows.
+    Read from the ``model_days`` rollup (see :mod:`provenance.store.rollups`), so the cost grows
+    with the number of distinct (id, day) pairs, not with the number of exchanges.
     """
     resolve = resolver or catalog_resolver()
-    sources = [str(source) for source in Source]
-    flags = [
-        func.max(case((ObservationRow.source == source, 1), else_=0)).label(f"source_{i}")
-        for i, source in enumerate(sources)
-    ]
+    m = ModelDayRow
     stmt = (
         select(
-            ExchangeRow.product_id,
-            ExchangeRow.provider_id,
-            ObservationRow.model_id,
-            func.count(func.distinct(ObservationRow.exchange_id)).label("requests"),
-            func.min(ExchangeRow.started_at).label("first_seen"),
-            func.max(ExchangeRow.started_at).label("last_seen"),
-            *flags,
+            m.product_id,
+            m.provider_id,
+            m.model_id,
+            func.sum(m.exchanges).label("requests"),
+            func.min(m.first_seen).label("first_seen"),
+            func.max(m.last_seen).label("last_seen"),
+            *rollups.sources_any(m.sources),
         )
-        .select_from(ObservationRow)
-        .join(ExchangeRow, ExchangeRow.id == ObservationRow.exchange_id)
-        .where(ObservationRow.kind != "deployment")
-        .group_by(ExchangeRow.product_id, ExchangeRow.provider_id, ObservationRow.model_id)
+        .where(m.kind != "deployment")
+        .group_by(m.product_id, m.provider_id, m.model_id)
     )
     if product is not None:
         product_id = select(ProductRow.id).where(ProductRow.name == product).scalar_subquery()
-        stmt = stmt.where(ExchangeRow.product_id == product_id)
+        stmt = stmt.where(m.product_id == product_id)
     with store.session() as session:
         rows = session.execute(stmt).all()
         products = dict(session.execute(select(ProductRow.id, ProductRow.name)).all())
@@ -99,7 +93,7 @@ def models_table(
                 "model_id": row.model_id,
                 "family": family,
                 "vendor": vendor,
-                "sources": sorted(s for i, s in enumerate(sources) if row[6 + i]),
+                "sources": rollups.sources_of(sum(int(v or 0) for v in row[6:])),
                 "requests": int(row.requests),
                 "first_seen": iso_utc(row.first_seen),
                 "last_seen": iso_utc(row.last_seen),

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from provenance.errors import StoreError
 from provenance.records import ExchangeRecord
-from provenance.store import migrate
+from provenance.store import migrate, rollups
 from provenance.store.engine import is_sqlite, make_engine, mask_url, resolve_db_url
 from provenance.store.models import (
     ConnectionRow,
@@ -129,6 +129,8 @@ class Store:
             ]
             if observations:
                 connection.execute(insert(ObservationRow), observations)
+            traffic, models = rollups.batch_rows(records, products, providers)
+            rollups.upsert(connection, traffic, models)
         self._remember("provider", new_providers)
         self._remember("product", new_products)
         return ids

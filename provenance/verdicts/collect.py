@@ -1,7 +1,8 @@
-"""Gather each product's evidence from the store with SQL aggregations (no per-row Python).
+"""Gather each product's evidence from the store's daily rollups (no per-exchange work).
 
-The queries group by (product, model id) and by (product, day, model id); only the distinct model
-ids — a few hundred even over millions of exchanges — are resolved through the catalog in Python.
+The queries group the rollups by (product, model id) and by (product, day, model id); only the
+distinct model ids — a few hundred even over millions of exchanges — are resolved through the
+catalog in Python.
 Fingerprint runs are attached to a product by their ``product`` field, else to the pseudo-product
 named after the probed endpoint's host (``endpoint:<host>``), so a run against a bare URL still
 shows up in the audit.
@@ -15,14 +16,14 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy import func, select
 
 from provenance.store.models import (
-    ExchangeRow,
     FingerprintRunRow,
-    ObservationRow,
+    ModelDayRow,
     ProductRow,
     ProviderRow,
+    TrafficDayRow,
 )
 from provenance.verdicts.evidence import (
     FingerprintEvidence,
@@ -44,12 +45,6 @@ def _resolve(model_id: str) -> tuple[str | None, str | None]:
     return res.family, res.vendor
 
 
-def _day(dialect: str, column: Any) -> Any:
-    if dialect == "sqlite":
-        return func.date(column)
-    return cast(column, Date)
-
-
 def _as_day(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -65,9 +60,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def collect_evidence(store: Any, product: str | None = None) -> dict[str, ProductEvidence]:
-    """Every product's evidence, keyed by product name (``product`` narrows it to one)."""
-    dialect = store.engine.dialect.name
-    name = func.coalesce(ProductRow.name, UNATTRIBUTED).label("product")
+    """Every product's evidence, keyed by product name (``product`` narrows it to one).
+
+    Read from the daily rollups (``traffic_days``, ``model_days``), so the cost grows with the
+    number of (product, model id, day) combinations, not with the number of exchanges.
+    """
     out: dict[str, ProductEvidence] = {}
 
     def evidence_for(key: str) -> ProductEvidence:
@@ -75,52 +72,54 @@ def collect_evidence(store: Any, product: str | None = None) -> dict[str, Produc
             out[key] = ProductEvidence(product=key)
         return out[key]
 
+    t, m = TrafficDayRow, ModelDayRow
     with store.session() as s:
-        base = select(name).select_from(ExchangeRow).outerjoin(
-            ProductRow, ExchangeRow.product_id == ProductRow.id
-        )
+        names = {0: UNATTRIBUTED, **dict(s.execute(select(ProductRow.id, ProductRow.name)).all())}
+        slugs = dict(s.execute(select(ProviderRow.id, ProviderRow.slug)).all())
+        wanted = None
         if product is not None:
-            base = base.where(name == product)
+            wanted = [i for i, n in names.items() if n == product]
 
-        totals = base.add_columns(
-            func.count(ExchangeRow.id),
-            func.min(ExchangeRow.started_at),
-            func.max(ExchangeRow.started_at),
-        ).group_by(name)
-        for prod, count, first, last in s.execute(totals):
-            ev = evidence_for(prod)
-            ev.exchanges, ev.first_seen, ev.last_seen = count, _aware(first), _aware(last)
+        def only(stmt: Any, column: Any) -> Any:
+            return stmt if wanted is None else stmt.where(column.in_(wanted))
 
-        is_resp = func.max(case((ObservationRow.role == "response", 1), else_=0))
-        per_exchange = (
+        traffic = only(
             select(
-                name,
-                ObservationRow.model_id,
-                ObservationRow.exchange_id,
-                is_resp.label("served"),
-                func.min(ExchangeRow.started_at).label("at"),
-            )
-            .select_from(ObservationRow)
-            .join(ExchangeRow, ObservationRow.exchange_id == ExchangeRow.id)
-            .outerjoin(ProductRow, ExchangeRow.product_id == ProductRow.id)
-            .where(ObservationRow.kind == "model")
-            .group_by(name, ObservationRow.model_id, ObservationRow.exchange_id)
+                t.product_id,
+                t.provider_id,
+                func.sum(t.exchanges),
+                func.min(t.first_seen),
+                func.max(t.last_seen),
+            ).group_by(t.product_id, t.provider_id),
+            t.product_id,
         )
-        if product is not None:
-            per_exchange = per_exchange.where(name == product)
-        sub = per_exchange.subquery()
-        ids = select(
-            sub.c.product,
-            sub.c.model_id,
-            func.count(sub.c.exchange_id),
-            func.sum(sub.c.served),
-            func.min(sub.c.at),
-            func.max(sub.c.at),
-        ).group_by(sub.c.product, sub.c.model_id)
-        for prod, model_id, n, served, first, last in s.execute(ids):
+        for prod_id, prov_id, count, first, last in s.execute(traffic):
+            ev = evidence_for(names.get(prod_id, UNATTRIBUTED))
+            ev.exchanges += int(count)
+            first, last = _aware(first), _aware(last)
+            ev.first_seen = first if ev.first_seen is None else min(ev.first_seen, first)
+            ev.last_seen = last if ev.last_seen is None else max(ev.last_seen, last)
+            if prov_id and prov_id in slugs:
+                slug = slugs[prov_id]
+                ev.providers.append(ProviderEvidence(slug, int(count), _exclusive_vendor(slug)))
+
+        ids = only(
+            select(
+                m.product_id,
+                m.model_id,
+                func.sum(m.exchanges),
+                func.sum(m.served),
+                func.min(m.first_seen),
+                func.max(m.last_seen),
+            )
+            .where(m.kind == "model")
+            .group_by(m.product_id, m.model_id),
+            m.product_id,
+        )
+        for prod_id, model_id, n, served, first, last in s.execute(ids):
             family, vendor = _resolve(model_id)
-            served = int(served or 0)
-            evidence_for(prod).ids.append(
+            n, served = int(n), int(served or 0)
+            evidence_for(names.get(prod_id, UNATTRIBUTED)).ids.append(
                 IdEvidence(
                     model_id=model_id,
                     family=family,
@@ -133,25 +132,19 @@ def collect_evidence(store: Any, product: str | None = None) -> dict[str, Produc
                 )
             )
 
-        day = _day(dialect, sub.c.at).label("day")
-        daily = select(sub.c.product, day, sub.c.model_id, func.count(sub.c.exchange_id)).group_by(
-            sub.c.product, day, sub.c.model_id
+        daily = only(
+            select(m.product_id, m.day, m.model_id, func.sum(m.exchanges))
+            .where(m.kind == "model")
+            .group_by(m.product_id, m.day, m.model_id),
+            m.product_id,
         )
         merged: dict[tuple[str, datetime, str], int] = defaultdict(int)
-        for prod, d, model_id, n in s.execute(daily):
+        for prod_id, day, model_id, n in s.execute(daily):
             family, _ = _resolve(model_id)
             if family is not None:
-                merged[(prod, _as_day(d), family)] += n
-        for (prod, d, family), n in sorted(merged.items()):
-            evidence_for(prod).daily_families.append((d, family, n))
-
-        providers = (
-            base.add_columns(ProviderRow.slug, func.count(ExchangeRow.id))
-            .join(ProviderRow, ExchangeRow.provider_id == ProviderRow.id)
-            .group_by(name, ProviderRow.slug)
-        )
-        for prod, slug, n in s.execute(providers):
-            evidence_for(prod).providers.append(ProviderEvidence(slug, n, _exclusive_vendor(slug)))
+                merged[(names.get(prod_id, UNATTRIBUTED), _as_day(day), family)] += int(n)
+        for (prod, day, family), n in sorted(merged.items()):
+            evidence_for(prod).daily_families.append((day, family, n))
 
         for run in s.scalars(select(FingerprintRunRow).order_by(FingerprintRunRow.started_at)):
             key = run.product or _endpoint_name(run.target)

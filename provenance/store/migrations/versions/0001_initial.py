@@ -1,4 +1,5 @@
-"""Initial schema: providers, products, exchanges, observations, fingerprint runs, connections.
+"""Initial schema: providers, products, exchanges, observations, fingerprint runs, connections,
+daily rollups.
 
 Revision ID: 0001_initial
 Revises:
@@ -153,9 +154,38 @@ def upgrade() -> None:
     )
     op.create_index("ix_connections_sni_ja4", "connections", ["sni", "ja4"])
     op.create_index("ix_connections_last_seen", "connections", ["last_seen"])
+    op.create_table(
+        "traffic_days",
+        sa.Column("product_id", BIG_ID, nullable=False),
+        sa.Column("provider_id", BIG_ID, nullable=False),
+        sa.Column("day", sa.Text(), nullable=False),
+        sa.Column("exchanges", sa.BigInteger(), nullable=False),
+        sa.Column("first_seen", TS, nullable=False),
+        sa.Column("last_seen", TS, nullable=False),
+        sa.PrimaryKeyConstraint("product_id", "provider_id", "day", name=op.f("pk_traffic_days")),
+    )
+    op.create_table(
+        "model_days",
+        sa.Column("product_id", BIG_ID, nullable=False),
+        sa.Column("provider_id", BIG_ID, nullable=False),
+        sa.Column("model_id", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("day", sa.Text(), nullable=False),
+        sa.Column("exchanges", sa.BigInteger(), nullable=False),
+        sa.Column("served", sa.BigInteger(), nullable=False),
+        sa.Column("sources", sa.Integer(), nullable=False),
+        sa.Column("first_seen", TS, nullable=False),
+        sa.Column("last_seen", TS, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "product_id", "provider_id", "model_id", "kind", "day", name=op.f("pk_model_days")
+        ),
+    )
+    op.create_index("ix_model_days_model_id", "model_days", ["model_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("model_days")
+    op.drop_table("traffic_days")
     op.drop_table("connections")
     op.drop_table("fingerprint_runs")
     op.drop_table("observations")
