@@ -1,4 +1,4 @@
-"""``provenance db upgrade`` and ``provenance db current``: the store's schema.
+"""``provenance db upgrade|current|rebuild-rollups``: the store's schema and derived tables.
 
 ``db upgrade`` creates the database if it is missing (SQLite file 0600) and migrates it to this
 version's schema; it is what ``SchemaOutdatedError`` tells the user to run. ``db current --json``
@@ -32,7 +32,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_option(current)
     current.set_defaults(func=run_current)
 
+    rebuild = actions.add_parser(
+        "rebuild-rollups",
+        help="recompute the daily rollups from the exchanges (after a bulk load by other means)",
+    )
+    add_db_option(rebuild)
+    rebuild.set_defaults(func=run_rebuild)
+
     parser.set_defaults(func=lambda _args: (parser.print_help(sys.stderr), 2)[1])
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from provenance.store import open_store, rollups
+
+    store = open_store(args.db)
+    with store.engine.begin() as connection:
+        rollups.rebuild(connection)
+        rollups.analyze(connection)
+    print(f"{store.url}: rollups rebuilt")
+    return 0
 
 
 def run_upgrade(args: argparse.Namespace) -> int:

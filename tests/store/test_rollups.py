@@ -84,3 +84,18 @@ def test_prune_keeps_rollups_consistent(store_url: str) -> None:
 def test_source_bits_cover_every_source() -> None:
     assert set(rollups.SOURCE_BITS) == {str(s) for s in Source}
     assert rollups.sources_of(0b101) == sorted(["request_field", "url_path"])
+
+
+def test_rebuild_command_restores_rollups_after_a_raw_load(sqlite_url: str, capsys) -> None:
+    from provenance.cli.main import main
+
+    store = open_store(sqlite_url, create=True)
+    store.write_exchanges(_random_records(random.Random(11), 50))
+    kept = _snapshot(store)
+    with store.engine.begin() as c:  # what a bulk loader that bypasses write_exchanges leaves
+        c.execute(text("DELETE FROM traffic_days"))
+        c.execute(text("DELETE FROM model_days"))
+    assert main(["db", "rebuild-rollups", "--db", sqlite_url]) == 0
+    assert "rollups rebuilt" in capsys.readouterr().out
+    assert _snapshot(store) == kept
+    store.close()
