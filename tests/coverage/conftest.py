@@ -1,6 +1,8 @@
 """Fixtures for the capture-coverage tests (wire formats beyond plain JSON/SSE).
 
-The redactor fixture and the tiny protobuf encoders come from ``tests/extract/conftest.py``."""
+The tiny protobuf encoders come from ``tests/extract/conftest.py``; the end-to-end fixtures
+(a module-scoped ``mitmdump -s addons/capture.py``, its confdir and home, the TLS stand-in
+provider) are the capture engineer's, imported from ``tests/e2e/conftest.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from provenance.records import RawExchange
+from tests.e2e.conftest import confdir, e2e_home, shared_proxy, standin_tls  # noqa: F401
 from tests.extract.conftest import CI, envelope, pb_len, pb_varint, varint  # noqa: F401
 
 
