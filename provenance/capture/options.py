@@ -7,10 +7,9 @@ are part of the contract: tests assert them.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
 
+from provenance import netaddr
 from provenance.errors import UsageError
 
 DEFAULT_MAX_BODY = 1_000_000
@@ -96,36 +95,8 @@ def parse_mode(spec: str) -> str:
     return spec
 
 
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine.
-
-    An IP literal is checked directly; ``localhost`` and other names are resolved and every
-    address they resolve to must be loopback. ``""``/``0.0.0.0``/``::`` (all interfaces) are not.
-    """
-    host = host.strip().strip("[]")
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    addrs = {info[4][0] for info in infos}
-    return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
-
-
 def check_listen_address(host: str, port: int, *, allow_remote: bool) -> None:
-    """Refuse a listen address reachable from other machines unless ``allow_remote``.
-
-    Raises :class:`UsageError` (exit 2) with a message that says how to proceed.
-    """
+    """Refuse a proxy listen address reachable from other machines unless ``allow_remote``."""
     if not 0 <= port <= 65535:
         raise UsageError(f"invalid --listen-port {port}: use 0-65535 (0 picks a free port)")
-    if not allow_remote and not is_loopback(host):
-        raise UsageError(
-            f"refusing to listen on non-loopback address {host or '*'!r}: other machines could "
-            "use this proxy; pass --allow-remote if you mean it"
-        )
+    netaddr.check_listen_address(host, port, allow_remote=allow_remote, what="this proxy")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from provenance.cli.common import add_db_option
-from provenance.errors import UsageError
+from provenance.netaddr import check_listen_address
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,16 +30,6 @@ def app_path() -> Path:
     return Path(pkg.__file__).resolve().parent / "app.py"
 
 
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def streamlit_command(app: Path, host: str, port: int) -> list[str]:
     """The ``streamlit run`` command line: headless, no file watcher, no usage statistics."""
     return [
@@ -59,11 +48,7 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from provenance.store import open_store, resolve_db_url
 
-    if not is_loopback(args.host) and not args.allow_remote:
-        raise UsageError(
-            f"refusing to serve the dashboard on non-loopback address {args.host}: "
-            "add --allow-remote if you really mean to expose it"
-        )
+    check_listen_address(args.host, args.port, allow_remote=args.allow_remote, what="the dashboard")
     url = resolve_db_url(args.db)
     store = open_store(url)  # fails here, with one clear line, if the store cannot be read
     sys.stderr.write(f"dashboard for {store.url} at http://{args.host}:{args.port}/\n")

@@ -9,11 +9,11 @@ import pytest
 from provenance.capture.options import (
     capture_options,
     check_listen_address,
-    is_loopback,
     parse_max_body,
     parse_mode,
 )
 from provenance.errors import UsageError
+from provenance.netaddr import is_loopback
 
 
 @pytest.mark.parametrize(
