@@ -7,10 +7,17 @@ Public API:
 - :class:`ExtractOptions` (``keep_bodies``, ``max_body``).
 - :class:`BodyTap` (``feed``/``finish``) → :class:`TapResult`; :func:`tap_body` for a whole body.
 
+- :class:`~provenance.extract.websocket.WebSocketTap` (``feed(message, from_client, is_text)``
+  / ``finish``) and :func:`~provenance.extract.websocket.extract_websocket` → one record per
+  WebSocket session (OpenAI Realtime, Gemini Live).
+
 Building blocks, one module per wire format: :mod:`.decode` (Content-Encoding, bomb cap),
-:mod:`.sse`, :mod:`.envelope` (Connect/gRPC/gRPC-web), :mod:`.jsonstream` (JSON array stream,
-NDJSON), :mod:`.protobuf` (schema-less walk), :mod:`.documents` (provider JSON parsers),
-:mod:`.usage` (normalisation), :mod:`.locate` (URL and header ids, API detection).
+:mod:`.sse`, :mod:`.envelope` (Connect/gRPC/gRPC-web), :mod:`.eventstream` (AWS event stream)
+and :mod:`.bedrock` (what Bedrock puts in it), :mod:`.jsonstream` (JSON array stream, NDJSON),
+:mod:`.protobuf` (schema-less walk), :mod:`.rpcmaps` (secret field paths and model enums per
+RPC, from ``fingerprints/protobuf_*.json``), :mod:`.documents` (provider JSON parsers),
+:mod:`.usage` (normalisation), :mod:`.locate` (URL and header ids, API detection),
+:mod:`.websocket` (sessions).
 """
 
 from __future__ import annotations

@@ -216,3 +216,41 @@ def test_any_bytes_through_rpc_framings_never_raise(
     result = tap.finish()
     assert result.raw_size == len(data)
     assert not any(e.startswith("internal error") for e in result.parse_errors)
+
+
+@CI
+@given(
+    st.lists(st.binary(max_size=40), min_size=1, max_size=6),
+    st.lists(st.integers(1, 30), min_size=1, max_size=6),
+)
+def test_grpc_web_text_per_frame_base64_in_any_chunking(payloads, sizes) -> None:
+    frames = [envelope(pb_len(1, p)) for p in payloads]
+    body = b"".join(base64.b64encode(f) for f in frames)  # padding may sit between frames
+    tap = BodyTap(
+        content_type="application/grpc-web-text",
+        content_encoding=None,
+        role="response",
+        max_body=100_000,
+    )
+    pos = i = 0
+    while pos < len(body):
+        step = sizes[i % len(sizes)]
+        tap.feed(body[pos : pos + step])
+        pos, i = pos + step, i + 1
+    result = tap.finish()
+    assert result.parse_errors == []
+    assert result.frames == len(frames)
+
+
+@CI
+@given(st.binary(max_size=300), st.sampled_from(["request", "response"]))
+def test_rpc_maps_never_raise(payload: bytes, role: str) -> None:
+    from provenance.extract.rpcmaps import scan_rpc
+
+    for rpc in (
+        "/aiserver.v1.ChatService/StreamUnifiedChatWithTools",
+        "/exa.language_server_pb.LanguageServerService/SendUserCascadeMessage",
+        "/exa.api_server_pb.ApiServerService/GetChatMessage",
+    ):
+        found = scan_rpc(payload, rpc, role)
+        assert all(isinstance(v, str) for _, v in found.secrets)
