@@ -8,7 +8,6 @@ architecture (DeepSeek-V3); plus a model with a different tokenizer.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> ZooModels:
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(1)  # tiny models: more threads only add contention
     root = tmp_path_factory.mktemp("zoo")
     z = Zoo(root)
     bases = {r.name: z.build(r) for r in BASES}

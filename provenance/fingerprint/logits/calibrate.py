@@ -65,7 +65,7 @@ def score_endpoint(
         inner = post
 
         def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:  # no logprobs anywhere
-            if path == "/v1/completions" or body.get("logprobs"):
+            if body.get("logprobs") or body.get("echo"):
                 return 400, {"error": {"message": "logprobs are not supported"}}
             return inner(path, body)
 

@@ -106,19 +106,39 @@ def reference_features(
     return comp
 
 
+def informative(ids: Sequence[int], n: int = 4) -> list[int]:
+    """Indexes of ``ids`` whose ``n``-gram ending there was not seen before (loops carry no
+    independent evidence: a model stuck repeating itself would agree with any other that is)."""
+    seen: set[tuple[int, ...]] = set()
+    keep = []
+    for i in range(len(ids)):
+        gram = tuple(ids[max(0, i - n + 1) : i + 1])
+        if gram not in seen:
+            seen.add(gram)
+            keep.append(i)
+    return keep
+
+
 def reference_agreement(
     ref: ReferenceModel, observations: Sequence[Observation]
 ) -> ReferenceComparison:
-    """Greedy mode: teacher-force ``ref`` on the endpoint's text; 1 where its argmax agrees."""
+    """Greedy mode: teacher-force ``ref`` on the endpoint's text; 1 where its argmax agrees.
+
+    Only informative positions count (see :func:`informative`).
+    """
     comp = ReferenceComparison(ref.name)
     sequences, positions = [], []
     for obs in observations:
-        prefix = ref.apply_chat_template(list(obs.messages or ()))
+        if obs.api == "completions-text":
+            prefix = ref.tokenize(obs.prompt or "")
+        else:
+            prefix = ref.apply_chat_template(list(obs.messages or ()))
         gen = ref.tokenize(obs.text)
-        if not gen:
+        keep = informative(gen)
+        if not prefix or not keep:
             continue
         sequences.append(prefix + gen)
-        positions.append(list(range(len(prefix), len(prefix) + len(gen))))
+        positions.append([len(prefix) + i for i in keep])
     for seq_rows in ref.score(sequences, positions, top_k=1):
         comp.agreement.extend(int(bool(r.top) and r.top[0][0] == r.token_id) for r in seq_rows)
     return comp

@@ -5,7 +5,8 @@
    position, the richest and cheapest signal (one request per probe text);
 2. ``chat-logprobs``: ``POST /v1/chat/completions`` with ``logprobs: true``, ``top_logprobs: k``,
    temperature 0: logprobs of the generated tokens;
-3. ``chat-text``: the same without logprobs, for endpoints that give none (greedy agreement).
+3. ``completions-text`` then ``chat-text``: greedy continuations without logprobs, for endpoints
+   that give none (greedy agreement).
 
 Every HTTP attempt counts against ``max_requests`` (retries included). The transport is a
 callable ``post(path, body) -> (status, json)``: HTTP for real endpoints, an in-process
@@ -21,7 +22,7 @@ from typing import Any
 from provenance.errors import FingerprintError
 
 Post = Callable[[str, dict[str, Any]], tuple[int, Any]]
-APIS = ("completions-echo", "chat-logprobs", "chat-text")
+APIS = ("completions-echo", "chat-logprobs", "completions-text", "chat-text")
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Observation:
     """What one probe request returned.
 
     ``completions-echo``: ``tokens`` are the endpoint's tokens of ``prompt``, scored from index 1.
-    ``chat-*``: ``tokens`` are the generated tokens after ``messages`` (for ``chat-text`` the
-    generated text only, in ``text``; tokens is empty).
+    ``chat-logprobs``: ``tokens`` are the generated tokens after ``messages``.
+    ``completions-text`` / ``chat-text``: the generated text only, in ``text`` (after ``prompt``
+    or ``messages``); ``tokens`` is empty.
     """
 
     probe_id: str
@@ -94,6 +96,19 @@ class EndpointProber:
     def _try(self, api: str, probe_id: str, text: str) -> Observation | None:
         if api == "completions-echo":
             return self._completions_echo(probe_id, text)
+        if api.endswith("-text"):
+            text = open_ended(text)
+        if api == "completions-text":
+            body = {"model": self.model, "prompt": text, "max_tokens": self.chat_tokens,
+                    "temperature": 0}  # fmt: skip
+            status, doc = self._call("/v1/completions", body)
+            if status != 200 or not isinstance(doc, dict) or not doc.get("choices"):
+                self.notes.append(f"{api}: HTTP {status}")
+                return None
+            out = doc["choices"][0].get("text")
+            if not isinstance(out, str) or not out:
+                return None
+            return Observation(probe_id, api, text, None, (), out)
         messages = ({"role": "user", "content": text},)
         body: dict[str, Any] = {"model": self.model, "messages": list(messages), "temperature": 0,
                                 "max_tokens": self.chat_tokens}  # fmt: skip
@@ -188,6 +203,13 @@ def service_post(service: Any) -> Post:
             return 400, {"error": {"message": str(exc)}}
 
     return post
+
+
+def open_ended(text: str) -> str:
+    """The first two thirds of ``text``'s words: greedy probes continue mid-sentence, where a
+    model's own preferences show, rather than after a full stop."""
+    words = text.split(" ")
+    return " ".join(words[: max(3, len(words) * 2 // 3)])
 
 
 def select_probes(probes: Sequence[Mapping[str, str]], limit: int) -> list[Mapping[str, str]]:

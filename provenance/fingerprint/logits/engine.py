@@ -28,6 +28,7 @@ from provenance.fingerprint.logits.endpoint import BudgetExhausted, EndpointProb
 from provenance.reference.base import ReferenceModel
 
 SCHEMA = "provenance.fingerprint.logits/1"
+MIN_GREEDY_POSITIONS = 32  # fewer informative generated tokens than this: no greedy verdict
 
 
 def load_json_data(name: str) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def compare_all(
     observations: Sequence[Observation], references: Sequence[ReferenceModel]
 ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
     """(method, ranking entries without a decision, evidence) for these observations."""
-    greedy = bool(observations) and observations[0].api == "chat-text"
+    greedy = bool(observations) and observations[0].api in ("completions-text", "chat-text")
     method = "greedy-agreement" if greedy else "logprobs"
     entries: list[dict[str, Any]] = []
     comps: list[compare.ReferenceComparison] = []
@@ -203,6 +204,12 @@ def run_fingerprint(
         raise FingerprintError("no probe produced a usable answer within --max-requests")
     method, entries, evidence = compare_all(observations, references)
     verdict, reason, ranking = decide(method, entries, calibration)
+    if method == "greedy-agreement" and evidence["positions"] < MIN_GREEDY_POSITIONS:
+        verdict = None
+        reason = (
+            f"only {evidence['positions']} non-repetitive generated tokens "
+            f"(< {MIN_GREEDY_POSITIONS}); too little to decide"
+        )
     if method == "greedy-agreement":
         reason = (
             "the endpoint gives no logprobs, so greedy-continuation agreement was used; " + reason
