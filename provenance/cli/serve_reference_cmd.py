@@ -8,19 +8,9 @@ the server has no authentication. For bases too large for one machine use vLLM o
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 
-from provenance.errors import UsageError
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from provenance.netaddr import check_listen_address
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,13 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model, then serve until interrupted."""
-    if not _is_loopback(args.host) and not args.allow_remote:
-        raise UsageError(
-            f"--host {args.host} is not a loopback address; the server has no authentication, "
-            "pass --allow-remote to serve beyond this machine"
-        )
-    if not 0 <= args.port <= 65535:
-        raise UsageError("--port must be 0..65535")
+    check_listen_address(
+        args.host,
+        args.port,
+        allow_remote=args.allow_remote,
+        what="this unauthenticated server",
+    )
     import uvicorn
 
     from provenance.reference.server import ReferenceService, create_app
