@@ -86,7 +86,8 @@ def bench_engine(section: Section, ctx: Context, engine: str, url: str) -> dict[
     section.notes.append(
         f"{engine}: loaded {stats.exchanges:,} exchanges and {stats.observations:,} "
         f"observations ({len(stats.distinct_ids)} distinct model ids) in {load_s:.0f} s "
-        f"({stats.exchanges / load_s:,.0f} exchanges/s)"
+        f"({stats.exchanges / load_s:,.0f} exchanges/s), of which {stats.rollup_seconds:.0f} s "
+        "rebuilding the daily rollups"
     )
     store = open_store(url)
     try:
