@@ -8,7 +8,8 @@
 Environment: ``BENCH_ROWS`` (store suite, default 1,000,000), ``BENCH_IMPORT_ROWS`` (100,000),
 ``BENCH_REPEATS`` (3), ``BENCH_SOAK_SECONDS`` (60; 1800 for the full 30-minute soak).
 Other teams' benchmarks (``bench/tokenizer_matrix.py``, ``bench/logits_*.py``) run afterwards in
-their own processes when their modules exist; a failure there is reported, not fatal.
+their own processes when their modules exist (with ``--quick`` when this run is quick; they
+write their own docs); a failure there is reported, not fatal.
 A suite that fails is reported in the document with its error; the exit code is 1 then.
 """
 
@@ -47,12 +48,12 @@ def external_modules() -> list[str]:
     return names
 
 
-def run_external(module: str) -> Section:
+def run_external(module: str, *, quick: bool = False) -> Section:
     section = Section(f"`{module}`", intro="Run in its own process by `make bench`.")
     start = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *(["--quick"] if quick else [])],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -104,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_external and not args.only:
             for module in external_modules():
                 print(f"bench: {module} ...", file=sys.stderr, flush=True)
-                sections.append(run_external(module))
+                sections.append(run_external(module, quick=args.quick))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     command = "python -m bench" + (" --quick" if args.quick else "")
     if args.only:
         command += f" --only {args.only}"
+    if args.no_external:
+        command += " --no-external"
     text = render(described, sections, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
