@@ -11,7 +11,12 @@ the rest, including protobuf projections), model ids and error text (``redact_te
 Bodies made of JSON lines (SSE ``data:`` frames, event-stream and protobuf projections) get
 ``redact_json`` line by line, so secret-named fields inside a frame are caught as in a whole
 JSON body; values at secret protobuf field paths (``TapResult.field_secrets``) are replaced
-by ``redact_secret(value, kind)`` first. Trailers (HTTP/2 ``raw.response_trailers`` and
+by ``redact_secret(value, kind)`` first. Before that, secrets a stream split across frames
+(a model echoing a key in token-sized deltas) are redacted in the joined text of each output
+channel and written back onto the fragments (:mod:`~provenance.extract.fragments`; JSON-array
+streams element by element, too); if one cannot be mapped back, the body is replaced by the
+redacted joined text and a parse error says so (the digest still describes the wire body).
+Trailers (HTTP/2 ``raw.response_trailers`` and
 status fields found in the body: gRPC-web trailer frames, Connect end-stream errors, Bedrock
 stream exceptions) are appended to the stored response headers, after the headers proper.
 Bedrock's ``X-Amzn-Bedrock-*-Token-Count`` response headers fill usage not found in bodies.
@@ -28,6 +33,13 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from provenance import catalog
+from provenance.extract.fragments import (
+    SPLIT_SECRET_NOTICE,
+    UNMAPPED,
+    redact_split_secrets,
+    stream_text,
+)
+from provenance.extract.jsonstream import JsonArrayFramer
 from provenance.extract.locate import api_from_path, ids_from_headers, ids_from_url
 from provenance.extract.tap import TapResult, tap_body
 from provenance.extract.usage import merge_usage, normalise
@@ -58,6 +70,7 @@ _BEDROCK_TOKEN_HEADERS = {
     "x-amzn-bedrock-cache-read-input-token-count": "cacheReadInputTokenCount",
     "x-amzn-bedrock-cache-write-input-token-count": "cacheWriteInputTokenCount",
 }
+_CUT_ARRAY = "a secret split across the elements of a JSON array stream cut at the body cap"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -111,20 +124,40 @@ class _Run:
         if tap is None or not self.options.keep_bodies or not tap.body:
             return None
         if tap.field_secrets:
-            return _redact_lines(self.redactor, _replace_secrets(self.redactor, tap))
+            text = _replace_secrets(self.redactor, tap)
+            return _redact_lines(self.redactor, text, self.errors, tap.role)
         if tap.json_body:
             try:
                 doc = json.loads(tap.body)
             except (ValueError, RecursionError):
                 doc = None
             if doc is not None:
+                if tap.framing == "json-array" and isinstance(doc, list):
+                    split = redact_split_secrets(doc, self.redactor)  # elements are frames
+                    if split.unmapped:
+                        self.errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
+                        return stream_text(doc, self.redactor)
                 redacted = self.redactor.redact_json(doc)
                 return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
         if tap.text is None:
             return None
         if tap.framing in _LINE_FRAMINGS:
-            return _redact_lines(self.redactor, tap.text)
+            return _redact_lines(self.redactor, tap.text, self.errors, tap.role)
+        if tap.framing == "json-array":
+            return self.cut_array(tap)
         return self.redactor.redact_text(tap.text)
+
+    def cut_array(self, tap: TapResult) -> str:
+        """A JSON-array stream kept only in part: its complete elements are checked for
+        secrets split across them; if there is one, the redacted stream text is stored."""
+        framer = JsonArrayFramer()
+        elements = framer.feed((tap.text or "").encode("utf-8", "surrogatepass"))
+        docs = [_json_line(e.decode("utf-8", "replace")) for e in elements]
+        split = redact_split_secrets(docs, self.redactor)
+        if split.redacted or split.unmapped:
+            self.errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({_CUT_ARRAY})")
+            return stream_text(docs, self.redactor)
+        return self.redactor.redact_text(tap.text or "")
 
 
 def _split_url(url: str) -> tuple[str, str, int | None, str, str]:
@@ -281,30 +314,46 @@ def _replace_secrets(redactor: Redactor, tap: TapResult) -> str:
     return text
 
 
-def _redact_lines(redactor: Redactor, text: str) -> str:
+def _redact_lines(redactor: Redactor, text: str, errors: list[str], role: str) -> str:
     """``redact_json`` on each line that is JSON (``data: {...}`` SSE lines too); the rest of
-    each line, and non-JSON lines, through ``redact_text``."""
-    out: list[str] = []
-    for line in text.split("\n"):
+    each line, and non-JSON lines, through ``redact_text``. Secrets split across the lines'
+    documents (a streamed echo) are redacted first (:mod:`~provenance.extract.fragments`);
+    when one cannot be mapped back onto the lines, the body is replaced by the redacted
+    joined text of its channels and ``errors`` says so."""
+    lines = text.split("\n")
+    heads: list[str] = []
+    docs: list[object] = []
+    for line in lines:
         head, body = "", line
         if line.startswith("data:"):
             head, body = "data:", line[5:]
             if body.startswith(" "):
                 head, body = "data: ", body[1:]
-        stripped = body.strip()
-        if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
-            try:
-                doc = json.loads(stripped)
-            except (ValueError, RecursionError):
-                doc = None
-            if doc is not None:
-                red = json.dumps(
-                    redactor.redact_json(doc), ensure_ascii=False, separators=(",", ":")
-                )
-                out.append(head + red)
-                continue
-        out.append(redactor.redact_text(line))
+        heads.append(head)
+        docs.append(_json_line(body))
+    split = redact_split_secrets(docs, redactor)
+    if split.unmapped:
+        errors.append(f"{role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
+        return stream_text(docs, redactor)
+    out: list[str] = []
+    for line, head, doc in zip(lines, heads, docs, strict=True):
+        if doc is None:
+            out.append(redactor.redact_text(line))
+        else:
+            red = json.dumps(redactor.redact_json(doc), ensure_ascii=False, separators=(",", ":"))
+            out.append(head + red)
     return "\n".join(out)
+
+
+def _json_line(body: str) -> object | None:
+    """The JSON document a line holds (an object or an array), else None."""
+    stripped = body.strip()
+    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+        try:
+            return json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+    return None
 
 
 def _header_usage(usage: Usage, headers: Headers) -> Usage:
