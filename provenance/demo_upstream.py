@@ -19,6 +19,8 @@ or ``zstd``: the stream is compressed incrementally and flushed per event) and
 ``x-standin-pause: 1`` (after the first event the server sets :attr:`first_sent`, waits up
 to ``pause`` seconds for :attr:`release`, then sets :attr:`second_sending` before writing the rest).
 ``x-standin-replay: KEY`` streams back the SSE bytes registered in :attr:`StandInProvider.replay`.
+``x-standin-token-chars: N`` streams the echo (SSE and Connect) in pieces of 1..N characters, as
+a model streams tokens, instead of word by word.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import random
 import ssl
 import tempfile
 import threading
@@ -166,9 +169,21 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return str(body.get("input") or "")
 
 
-def _words(text: str) -> list[str]:
-    reply = f"Stand-in reply: {text}".split(" ")
-    return [w + " " for w in reply[:-1]] + [reply[-1]]
+def _words(text: str, token_chars: int = 0) -> list[str]:
+    """The reply, word by word; with ``token_chars`` > 0 in pieces of 1..``token_chars``
+    characters instead (the way real models stream: a token is a few characters, and a key
+    or a PEM block in the reply is spread over many events). Deterministic per text."""
+    reply = f"Stand-in reply: {text}"
+    if token_chars > 0:
+        rng = random.Random(reply)
+        pieces, i = [], 0
+        while i < len(reply):
+            n = rng.randint(1, token_chars)
+            pieces.append(reply[i : i + n])
+            i += n
+        return pieces
+    words = reply.split(" ")
+    return [w + " " for w in words[:-1]] + [words[-1]]
 
 
 def _sse(data: object, event: str | None = None) -> bytes:
@@ -177,7 +192,7 @@ def _sse(data: object, event: str | None = None) -> bytes:
     return f"{head}data: {payload}\n\n".encode()
 
 
-def openai_events(body: dict[str, Any]) -> Iterator[bytes]:
+def openai_events(body: dict[str, Any], token_chars: int = 0) -> Iterator[bytes]:
     model = served_model(str(body.get("model", "")))
     created = int(time.time())
     base = {
@@ -186,7 +201,7 @@ def openai_events(body: dict[str, Any]) -> Iterator[bytes]:
         "created": created,
         "model": model,
     }
-    words = _words(_last_user_text(body))
+    words = _words(_last_user_text(body), token_chars)
     yield _sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
     for word in words:
         yield _sse({**base, "choices": [{"index": 0, "delta": {"content": word}}]})
@@ -225,9 +240,9 @@ def openai_json(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def anthropic_events(body: dict[str, Any]) -> Iterator[bytes]:
+def anthropic_events(body: dict[str, Any], token_chars: int = 0) -> Iterator[bytes]:
     model = served_model(str(body.get("model", "")))
-    words = _words(_last_user_text(body))
+    words = _words(_last_user_text(body), token_chars)
     msg = {
         "id": "msg_standin",
         "type": "message",
@@ -278,14 +293,14 @@ def anthropic_json(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def connect_frames(request: bytes) -> Iterator[bytes]:
+def connect_frames(request: bytes, token_chars: int = 0) -> Iterator[bytes]:
     text = ""
     try:
         fields = pb_strings(request[5:])
         text = pb_strings(fields[1][0]).get(1, [b""])[0].decode("utf-8", "replace")
     except (ValueError, KeyError, IndexError):
         text = ""
-    for word in _words(text):
+    for word in _words(text, token_chars):
         yield connect_frame(pb_field(1, word))
     yield connect_frame(b"{}", flags=0x02)
 
@@ -365,8 +380,9 @@ class _Handler(BaseHTTPRequestHandler):
             frames = [f + b"\n\n" for f in replay.split(b"\n\n") if f]
             self._stream("text/event-stream", iter(frames))
             return
+        tokens = self._token_chars()
         if path == CONNECT_PATH:
-            self._stream("application/connect+proto", connect_frames(raw))
+            self._stream("application/connect+proto", connect_frames(raw, tokens))
             return
         try:
             body = json.loads(raw or b"{}")
@@ -377,16 +393,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.endswith("/chat/completions"):
             if body.get("stream"):
-                self._stream("text/event-stream", openai_events(body))
+                self._stream("text/event-stream", openai_events(body, tokens))
             else:
                 self._json(200, openai_json(body))
         elif path.endswith("/messages"):
             if body.get("stream"):
-                self._stream("text/event-stream", anthropic_events(body))
+                self._stream("text/event-stream", anthropic_events(body, tokens))
             else:
                 self._json(200, anthropic_json(body))
         else:
             self._json(404, {"error": {"message": f"no route {path}"}})
+
+    def _token_chars(self) -> int:
+        try:
+            return max(0, int(self.headers.get("x-standin-token-chars") or 0))
+        except ValueError:
+            return 0
 
     def _read_chunked(self) -> bytes:
         out = bytearray()
