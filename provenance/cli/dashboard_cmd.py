@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -52,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     url = resolve_db_url(args.db)
     store = open_store(url)  # fails here, with one clear line, if the store cannot be read
     sys.stderr.write(f"dashboard for {store.url} at http://{args.host}:{args.port}/\n")
+    store.close()
     env = {**os.environ, "PROVENANCE_DB": url}
-    try:
-        return subprocess.call(streamlit_command(app_path(), args.host, args.port), env=env)
-    except KeyboardInterrupt:
-        return 0
+    sys.stderr.flush()
+    # Become the Streamlit server (exec, not a child process): a signal sent to this command
+    # then stops the server itself, and no orphan keeps the port.
+    os.execve(sys.executable, streamlit_command(app_path(), args.host, args.port), env)
+    return 0  # not reached
