@@ -1,7 +1,9 @@
 """mitmproxy flow files (``mitmdump -w``) → :class:`~provenance.records.RawExchange`.
 
 Read with ``mitmproxy.io.FlowReader`` one flow at a time. Bodies in flow files are as on the wire
-(still Content-Encoding-compressed), exactly what extraction expects.
+(still Content-Encoding-compressed), exactly what extraction expects. A WebSocket flow becomes
+its handshake plus ``flow.websocket.messages`` (:func:`flow_item`), one session as in live
+capture.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import IO, Any
 from provenance.capture.convert import raw_exchange_from_flow
 from provenance.capture.tee import is_stream_content_type
 from provenance.importers.har import SkipEntry
+from provenance.importers.sessions import ImportItem, Message
 from provenance.records import Origin, RawExchange
 
 
@@ -30,8 +33,6 @@ def raw_exchange_from_flow_file(flow: Any, *, product: str | None = None) -> Raw
         raise SkipEntry(f"{getattr(flow, 'type', 'non-HTTP')} flow (not HTTP)")
     if flow.request.method == "CONNECT":
         raise SkipEntry("CONNECT tunnel")
-    if flow.websocket is not None:
-        raise SkipEntry("WebSocket (not imported yet)")
     error = None
     if flow.response is None and flow.error is None:
         error = "no response recorded"
@@ -40,6 +41,19 @@ def raw_exchange_from_flow_file(flow: Any, *, product: str | None = None) -> Raw
         flow,
         origin=Origin.FLOW,
         product=product,
-        streamed=is_stream_content_type(content_type),
+        streamed=flow.websocket is not None or is_stream_content_type(content_type),
         error=error,
     )
+
+
+def flow_messages(flow: Any) -> Iterator[Message]:
+    """A WebSocket flow's messages in order, as ``(content, from_client, is_text)``."""
+    for message in getattr(flow.websocket, "messages", None) or []:
+        yield message.content, bool(message.from_client), bool(message.is_text)
+
+
+def flow_item(flow: Any, *, product: str | None = None) -> ImportItem:
+    """One stored flow → an :class:`ImportItem` (a WebSocket flow carries its messages);
+    raises :class:`SkipEntry` for what is not importable."""
+    raw = raw_exchange_from_flow_file(flow, product=product)
+    return ImportItem(raw, flow_messages(flow) if flow.websocket is not None else None)

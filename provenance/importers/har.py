@@ -5,7 +5,9 @@ Entries are read with :func:`~provenance.importers.jsonstream.iter_array_items` 
 (``postData.text``, ``content.text``) are already decoded by the tool that wrote them, so the
 ``Content-Encoding`` header is dropped before extraction (it no longer describes the body);
 ``encoding: base64`` bodies are decoded. Time to first byte is HAR's ``timings.wait`` (request
-sent → first response byte); latency is the entry's ``time``.
+sent → first response byte); latency is the entry's ``time``. A WebSocket entry (Chrome's
+``_webSocketMessages``) becomes its handshake plus its messages (:func:`har_item`), stored as
+one session like live capture stores it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import IO, Any
 
 from provenance.capture.tee import is_stream_content_type
 from provenance.importers.jsonstream import iter_array_items
+from provenance.importers.sessions import ImportItem, Message
 from provenance.records import Headers, Origin, RawExchange
 
 
@@ -99,15 +102,15 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
     if not isinstance(request, dict) or not isinstance(request.get("url"), str):
         raise SkipEntry("malformed entry (no request URL)")
     url = request["url"]
-    if entry.get("_resourceType") == "websocket" or "_webSocketMessages" in entry:
-        raise SkipEntry("WebSocket (not imported yet)")
-    if not url.lower().startswith(("http://", "https://")):
+    websocket = is_websocket_entry(entry)
+    schemes = ("http://", "https://", "ws://", "wss://") if websocket else ("http://", "https://")
+    if not url.lower().startswith(schemes):
         raise SkipEntry("not an HTTP(S) URL")
+    if websocket and url[:3].lower() in ("ws:", "wss"):  # stored as live capture sees it
+        url = ("https" if url[2:3].lower() == "s" else "http") + url[url.index(":") :]
     response = response if isinstance(response, dict) else {}
     status = response.get("status")
     status = status if isinstance(status, int) and status > 0 else None
-    if status == 101:
-        raise SkipEntry("WebSocket (not imported yet)")
     req_headers = _without(_headers(request.get("headers")), "content-encoding")
     resp_headers = _without(_headers(response.get("headers")), "content-encoding")
     content = response.get("content")
@@ -123,15 +126,59 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
         method=str(request.get("method") or "GET").upper(),
         url=url,
         request_headers=req_headers,
-        request_body=_body(request.get("postData")),
+        request_body=None if websocket else _body(request.get("postData")),
         status=status,
         response_headers=resp_headers,
-        response_body=_body(content),
+        response_body=None if websocket else _body(content),
         latency_ms=_number(entry.get("time")),
         ttfb_ms=_number(timings.get("wait")),
-        streamed=is_stream_content_type(_content_type(resp_headers) or mime),
+        streamed=websocket or is_stream_content_type(_content_type(resp_headers) or mime),
         http_version=str(request.get("httpVersion") or "") or None,
         origin=Origin.HAR,
         product=product,
         error=error,
     )
+
+
+def is_websocket_entry(entry: Any) -> bool:
+    """A WebSocket session: Chrome marks it ``_resourceType: websocket`` and records its
+    messages in ``_webSocketMessages``; any tool's entry answered ``101`` is one too."""
+    if not isinstance(entry, dict):
+        return False
+    if entry.get("_resourceType") == "websocket" or "_webSocketMessages" in entry:
+        return True
+    response = entry.get("response")
+    return isinstance(response, dict) and response.get("status") == 101
+
+
+def har_messages(entry: Any) -> Iterator[Message]:
+    """The messages of a WebSocket entry, in order, as ``(content, from_client, is_text)``.
+
+    Chrome writes ``{"type": "send"|"receive", "time": …, "opcode": 1|2, "data": …}``: opcode 1
+    is a text message, 2 a binary one whose ``data`` is base64. Other opcodes and malformed
+    items are skipped; never raises.
+    """
+    items = entry.get("_webSocketMessages") if isinstance(entry, dict) else None
+    if not isinstance(items, list):
+        return
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") not in ("send", "receive"):
+            continue
+        data, opcode = item.get("data"), item.get("opcode", 1)
+        if not isinstance(data, str):
+            continue
+        from_client = item["type"] == "send"
+        if opcode == 1:
+            yield data, from_client, True
+        elif opcode == 2:
+            try:
+                yield base64.b64decode(data, validate=False), from_client, False
+            except (binascii.Error, ValueError):
+                continue
+
+
+def har_item(entry: Any, *, product: str | None = None) -> ImportItem:
+    """One HAR entry → an :class:`ImportItem` (a WebSocket entry carries its messages);
+    raises :class:`SkipEntry` for what is not importable."""
+    raw = raw_exchange_from_har_entry(entry, product=product)
+    return ImportItem(raw, har_messages(entry) if is_websocket_entry(entry) else None)

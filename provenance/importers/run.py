@@ -1,7 +1,8 @@
 """Import recorded traffic files into a store: the one place the importers are driven from.
 
-Each exchange goes through the same ``extract`` (with the same redaction) as live capture, and
-is written in batches in one transaction each. A file that turns out to be malformed half-way
+Each exchange goes through the same ``extract`` (with the same redaction) as live capture, each
+WebSocket session through the same ``WebSocketTap`` + ``extract_websocket``, and records are
+written in batches in one transaction each. A file that turns out to be malformed half-way
 keeps what was read before the fault (it is flushed to the store first) and reports the fault
 on its :class:`ImportSummary`; the caller decides the exit code.
 """
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import UsageError
+from provenance.extract import ExtractOptions
 from provenance.importers.detect import FileKind, open_input
-from provenance.importers.flows import iter_flow_file, raw_exchange_from_flow_file
-from provenance.importers.har import SkipEntry, iter_har_entries, raw_exchange_from_har_entry
+from provenance.importers.flows import flow_item, iter_flow_file
+from provenance.importers.har import SkipEntry, har_item, iter_har_entries
 from provenance.importers.jsonstream import JsonStreamError
-from provenance.records import ExchangeRecord, RawExchange
+from provenance.importers.sessions import ImportItem, to_record
+from provenance.records import ExchangeRecord
 
 BATCH = 200
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -74,11 +77,12 @@ def import_file(
             path, store=store, redactor=redactor, options=options, progress=progress
         )
     summary = ImportSummary(path=str(path), kind=kind.value)
+    extract_options = ExtractOptions(keep_bodies=options.keep_bodies, max_body=options.max_body)
     total = path.stat().st_size
     batch: list[ExchangeRecord] = []
     try:
-        for raw in _raw_exchanges(kind, reader, summary, options):
-            record = _extract(raw, redactor, options)
+        for item in _items(kind, reader, summary, options):
+            record = to_record(item, redactor=redactor, options=extract_options)
             if record.parse_errors:
                 summary.parse_errors += 1
             batch.append(record)
@@ -110,33 +114,19 @@ def _reason(exc: BaseException) -> str:
     return f"malformed file: {type(exc).__name__}"
 
 
-def _raw_exchanges(
+def _items(
     kind: FileKind, reader: Any, summary: ImportSummary, options: ImportOptions
-) -> Iterator[RawExchange]:
+) -> Iterator[ImportItem]:
     if kind is FileKind.HAR:
-        items, convert = iter_har_entries(reader), raw_exchange_from_har_entry
+        items, convert = iter_har_entries(reader), har_item
     else:
-        items, convert = iter_flow_file(reader), raw_exchange_from_flow_file
+        items, convert = iter_flow_file(reader), flow_item
     for item in items:
         summary.read += 1
         try:
             yield convert(item, product=options.product)
         except SkipEntry as skip:
             summary.skipped[str(skip)] += 1
-
-
-def _extract(raw: RawExchange, redactor: Any, options: ImportOptions) -> ExchangeRecord:
-    from provenance.capture.session import bare_record
-    from provenance.extract import ExtractOptions, extract
-
-    try:
-        return extract(
-            raw,
-            redactor=redactor,
-            options=ExtractOptions(keep_bodies=options.keep_bodies, max_body=options.max_body),
-        )
-    except Exception as exc:  # extract() promises not to raise; keep the row if it does
-        return bare_record(raw, redactor, f"extraction failed: {type(exc).__name__}")
 
 
 def _flush(store: Any, batch: list[ExchangeRecord], summary: ImportSummary) -> None:
@@ -155,8 +145,6 @@ def _import_pcap(
         from provenance.pcap.importer import import_capture
     except ImportError:
         raise UsageError(f"{path}: pcap import is not available in this installation") from None
-    from provenance.extract import ExtractOptions
-
     result = import_capture(
         path,
         keylog=options.keylog,

@@ -14,7 +14,7 @@ from mitmproxy.addons.savehar import SaveHar
 
 from provenance.cli.main import main as cli
 from provenance.importers.detect import FileKind, kind_of
-from provenance.importers.har import SkipEntry, raw_exchange_from_har_entry
+from provenance.importers.har import SkipEntry, is_websocket_entry, raw_exchange_from_har_entry
 from provenance.importers.run import ImportOptions, import_file
 from provenance.redact import Redactor
 from provenance.store import open_store
@@ -42,12 +42,8 @@ def run_import(path: Path, url: str) -> object:
 def test_flow_file(tmp_path: Path, sqlite_url: str) -> None:
     path = write_flow_file(tmp_path / "capture.flows", sample_flows())
     summary = run_import(path, sqlite_url)
-    assert (summary.kind, summary.read, summary.stored) == ("flow", 6, 3)
-    assert dict(summary.skipped) == {
-        "CONNECT tunnel": 1,
-        "WebSocket (not imported yet)": 1,
-        "tcp flow (not HTTP)": 1,
-    }
+    assert (summary.kind, summary.read, summary.stored) == ("flow", 6, 4)
+    assert dict(summary.skipped) == {"CONNECT tunnel": 1, "tcp flow (not HTTP)": 1}
     rows = exchanges(sqlite_url)
     assert {r["origin"] for r in rows} == {"flow"}
     assert ids(rows) >= {
@@ -59,6 +55,13 @@ def test_flow_file(tmp_path: Path, sqlite_url: str) -> None:
     sse = next(r for r in rows if r["streamed"] in (1, True))
     assert sse["output_tokens"] == 1 and sse["parse_errors"] == []  # gzip decoded
     assert [r["error"] for r in rows if r["error"]] == ["error"]
+    ws = next(r for r in rows if r["path"] == "/ws")  # tflow.twebsocketflow(): one session
+    assert ws["status"] == 101 and ws["streamed"] in (1, True)
+    assert (ws["request_size"], ws["response_size"]) == (22, 7)  # bytes each side sent
+    assert json.loads(ws["response_body"].split("\n")[1]) == {
+        "from": "client",
+        "text": "hello text",
+    }
 
 
 @pytest.mark.parametrize("wrap", ["plain", "gzip", "zlib"])
@@ -68,8 +71,8 @@ def test_browser_har(tmp_path: Path, sqlite_url: str, wrap: str) -> None:
     path = tmp_path / "session.har"
     path.write_bytes(data)
     summary = run_import(path, sqlite_url)
-    assert (summary.kind, summary.read, summary.stored) == ("har", 5, 3)
-    assert dict(summary.skipped) == {"WebSocket (not imported yet)": 1, "not an HTTP(S) URL": 1}
+    assert (summary.kind, summary.read, summary.stored) == ("har", 5, 4)
+    assert dict(summary.skipped) == {"not an HTTP(S) URL": 1}
     rows = exchanges(sqlite_url)
     assert ids(rows) >= {
         ("moonshotai/kimi-k2:free", "request_field"),
@@ -135,7 +138,7 @@ def test_json_summary_and_secrets(
     out = capsys.readouterr().out
     doc = json.loads(out)
     assert doc["schema"] == "provenance.import/1"
-    assert (doc["read"], doc["stored"], doc["skipped"], doc["ok"]) == (11, 6, 5, True)
+    assert (doc["read"], doc["stored"], doc["skipped"], doc["ok"]) == (11, 8, 3, True)
     assert [f["kind"] for f in doc["files"]] == ["flow", "har"]
     assert_no_secrets(out)
     db = Path(sqlite_url.removeprefix("sqlite:///"))
@@ -194,4 +197,6 @@ def test_any_har_entry_converts_or_is_skipped(entry: object) -> None:
         assert str(skip)
     else:
         assert raw.url.startswith("https://") and raw.origin == "har"
+        if is_websocket_entry(entry):  # a session: its handshake, no bodies
+            assert raw.streamed and raw.request_body is None and raw.response_body is None
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in raw.request_headers)
