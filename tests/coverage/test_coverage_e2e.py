@@ -30,6 +30,8 @@ from tests.coverage.upstreams import (
 )
 from tests.e2e.conftest import has_header, proxied_client, wait_for_rows
 from tests.e2e.proxyproc import ProxyProcess, mitmdump, run_cli
+from tests.extract.streamshapes import read_bedrock_converse, read_bedrock_invoke, read_live
+from tests.secrets_corpus import assert_no_secrets, plant_text
 
 pytestmark = pytest.mark.e2e
 
@@ -186,6 +188,63 @@ def test_websocket_sessions(
     listed = {m["model_id"]: m["sources"] for m in models_json(db)}
     assert listed[REALTIME_MODEL] == ["url_query", "websocket_message"]
     assert listed[LIVE_MODEL] == ["websocket_message"]
+
+
+def test_split_secrets_in_bedrock_and_live_streams_through_the_proxy(
+    shared_proxy: tuple[ProxyProcess, str],
+    binary_upstream: BinaryUpstream,
+    ws_upstream: WebSocketUpstream,
+    confdir: Path,
+) -> None:
+    """The secret corpus streamed back in 1-7 character pieces, each in its own Bedrock
+    event-stream chunk (InvokeModel and Converse) or Gemini Live server message: the client
+    gets every secret, the store gets none, in any field or in the stored pieces joined."""
+    from websockets.sync.client import connect
+
+    proxy, db = shared_proxy
+    tag = uuid.uuid4().hex
+    text = plant_text()
+    with proxied_client(proxy, confdir) as client:
+        for model, method in [
+            ("anthropic.claude-3-5-sonnet-20240620-v1:0", "invoke-with-response-stream"),
+            ("us.amazon.nova-micro-v1:0", "converse-stream"),
+        ]:
+            url = f"{binary_upstream.base_url}/model/{quote(model, safe='')}/{method}"
+            body = {"prompt": text, "split": 7}
+            with client.stream("POST", url, json=body, headers={"x-test-id": tag}) as resp:
+                received = b"".join(resp.iter_raw())
+            messages, errors = parse_event_stream(received)
+            assert errors == [] and len(messages) > len(text) // 7  # one piece per message
+    live = (
+        f"ws://127.0.0.1:{ws_upstream.port}/ws/google.ai.generativelanguage.v1beta."
+        "GenerativeService.BidiGenerateContent"
+    )
+    echoed = []
+    with connect(live, proxy=proxy.url, additional_headers={"x-test-id": tag}) as ws:
+        ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
+        ws.recv(timeout=30)
+        turn = {"turns": [{"role": "user", "parts": [{"text": "echo " + text}]}]}
+        ws.send(json.dumps({"clientContent": {**turn, "turnComplete": True}}))
+        while True:
+            content = json.loads(ws.recv(timeout=30))["serverContent"]
+            if content.get("turnComplete"):
+                break
+            echoed.append(content["modelTurn"]["parts"][0]["text"])
+    assert "".join(echoed) == text and len(echoed) > len(text) // 7
+    rows = wait_for_rows(db, has_header("x-test-id", tag), count=3)
+    read = {
+        "bedrock.invoke": read_bedrock_invoke,
+        "bedrock.converse": read_bedrock_converse,
+        "gemini.live": read_live,
+    }
+    assert sorted(r["api"] for r in rows) == sorted(read)
+    for row in rows:
+        stored = read[row["api"]](row["response_body"])
+        assert_no_secrets(stored)
+        tokens = stored.count("[REDACTED:")
+        assert tokens >= 40, f"{row['api']}: {tokens} redaction tokens"
+        assert row["parse_errors"] == []
+    assert_no_secrets(json.dumps(rows) + proxy.output)
 
 
 def test_grpc_web_through_the_proxy(

@@ -1,10 +1,12 @@
 """Local stand-in upstreams for the coverage e2e tests (loopback, port 0).
 
 * :class:`BinaryUpstream`: an HTTP/1.1 server answering Bedrock paths with AWS event streams
-  (``/model/{id}/invoke-with-response-stream``, ``/converse-stream``, sent in small chunks)
+  (``/model/{id}/invoke-with-response-stream``, ``/converse-stream``, sent in small chunks;
+  ``{"prompt": …, "split": N}`` streams the prompt back in pieces of 1..N characters)
   and RPC paths (``/pkg.Service/Method``) with gRPC-web bodies ending in a trailers frame.
 * :class:`WebSocketUpstream`: a ``websockets`` server speaking a small OpenAI Realtime
-  (``/v1/realtime``) and Gemini Live (``…BidiGenerateContent``) dialogue.
+  (``/v1/realtime``) and Gemini Live (``…BidiGenerateContent``) dialogue; a Live turn saying
+  ``echo <text>`` gets ``<text>`` back in 1..7-character parts.
 
 Payloads follow the providers' documented shapes (see the tests that use them).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,7 +46,27 @@ def converse_event(name: str, doc: dict) -> bytes:
     return encode_message(headers, json.dumps(doc).encode())
 
 
-def invoke_stream(text: str) -> list[bytes]:
+def pieces(text: str, split: int) -> list[str]:
+    """``text`` whole (``split`` 0), or in pieces of 1..``split`` characters (deterministic),
+    as a model streams tokens."""
+    if split <= 0:
+        return [text]
+    rng = random.Random(text)
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, split)
+        out.append(text[i : i + n])
+        i += n
+    return out
+
+
+def invoke_stream(text: str, split: int = 0) -> list[bytes]:
+    deltas = [
+        bedrock_chunk(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
+        )
+        for p in pieces(text, split)
+    ]
     return [
         bedrock_chunk(
             {
@@ -58,13 +81,7 @@ def invoke_stream(text: str) -> list[bytes]:
                 },
             }
         ),
-        bedrock_chunk(
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": text},
-            }
-        ),
+        *deltas,
         bedrock_chunk(
             {
                 "type": "message_delta",
@@ -86,10 +103,13 @@ def invoke_stream(text: str) -> list[bytes]:
     ]
 
 
-def converse_stream(text: str) -> list[bytes]:
+def converse_stream(text: str, split: int = 0) -> list[bytes]:
     return [
         converse_event("messageStart", {"role": "assistant"}),
-        converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}}),
+        *(
+            converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}})
+            for p in pieces(text, split)
+        ),
         converse_event("messageStop", {"stopReason": "end_turn"}),
         converse_event(
             "metadata",
@@ -131,11 +151,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/model/") and path.endswith(
             ("-stream", "/invoke-with-response-stream")
         ):
-            text = json.loads(body or b"{}").get("prompt", "hello")
+            doc = json.loads(body or b"{}")
+            text, split = doc.get("prompt", "hello"), int(doc.get("split", 0))
             frames = (
-                invoke_stream(text)
+                invoke_stream(text, split)
                 if path.endswith("invoke-with-response-stream")
-                else converse_stream(text)
+                else converse_stream(text, split)
             )
             self._chunked("application/vnd.amazon.eventstream", frames)
         elif path.count("/") == 2 and "." in path.split("/")[1]:
@@ -230,6 +251,11 @@ def _gemini_live(conn: Any) -> None:
         doc = json.loads(raw)
         if "setup" in doc:
             conn.send(json.dumps({"setupComplete": {}}).encode())  # binary frames, as Google sends
+        elif "clientContent" in doc and _said(doc).startswith("echo "):
+            for piece in pieces(_said(doc)[5:], 7):  # the reply in token-sized parts
+                part = {"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}}
+                conn.send(json.dumps(part).encode())
+            conn.send(json.dumps({"serverContent": {"turnComplete": True}}).encode())
         elif "clientContent" in doc:
             conn.send(
                 json.dumps({"serverContent": {"modelTurn": {"parts": [{"text": "Hi"}]}}}).encode()
@@ -246,6 +272,11 @@ def _gemini_live(conn: Any) -> None:
                     }
                 ).encode()
             )
+
+
+def _said(doc: dict) -> str:
+    turns = doc["clientContent"].get("turns") or [{}]
+    return "".join(p.get("text", "") for p in turns[-1].get("parts", []))
 
 
 class WebSocketUpstream:

@@ -196,7 +196,11 @@ def bedrock_invoke(pieces: list[str]) -> bytes:
 
 
 def read_bedrock_invoke(stored: str) -> str:
-    return "".join(d["bytes"]["delta"]["text"] for d in _json_lines(stored) if "bytes" in d)
+    return "".join(
+        d["bytes"]["delta"]["text"]
+        for d in _json_lines(stored)
+        if isinstance(d.get("bytes"), dict) and d["bytes"].get("type") == "content_block_delta"
+    )
 
 
 def bedrock_converse(pieces: list[str]) -> bytes:

@@ -100,7 +100,8 @@ def test_realtime_flow_file_is_one_session_stored_as_live(
     echoed = "".join(
         m["data"]["delta"] for m in log if m.get("data", {}).get("type") == "response.text.delta"
     )
-    assert echoed.startswith("You said [REDACTED:openai-project:") and PASTED not in echoed
+    assert_no_secrets(echoed)
+    assert echoed.startswith("You said [REDACTED:openai-project:")
     assert log[-1] == {"from": "client", "binary_bytes": 8}
     assert_no_secrets(db_bytes(sqlite_url))
     assert REALTIME_MODEL in listed_models(sqlite_url, capsys)
