@@ -25,7 +25,11 @@ projection lines, the elements of a JSON-array stream, WebSocket log lines), in 
    (``redactor.digest``) equals the token's, so the span is exact, not guessed;
 4. rewrites the fragments in place: the fragment where a secret starts gets the token in place
    of its part of the secret, the following fragments lose their parts. The stored frames,
-   joined again, read exactly as ``redact_text`` of the joined text.
+   joined again, read as ``redact_text`` of the joined text. One exception keeps this never
+   worse than the per-frame pass: a span of joined text can run into a secret that a fragment
+   holds whole (two keys glued together, ``sk-…`` swallowing ``Bearer``), so the fragments a
+   span touches are redacted on their own too and overlapping spans merge into one token.
+   This repeats until the joined text redacts to itself (:data:`_ROUNDS` at most).
 
 When a token cannot be mapped back (a redactor that rewrites text other than by inserting
 tokens), the frames are left alone and the result lists the channel's redacted joined text in
@@ -88,7 +92,7 @@ MAX_DEPTH = 64
 SPLIT_SECRET_NOTICE = "body replaced by its redacted streamed text"
 UNMAPPED = "a secret split across frames could not be mapped back onto them"
 _ROUNDS = 4  # rewrite rounds before a channel counts as unmappable (one is the norm)
-MAX_SECRET = 64 * 1024  # longest span searched for a token's end (a PEM key is ~3 KiB)
+MAX_SECRET = 16 * 1024  # longest span searched for a token's end (an RSA-4096 PEM is ~3.2 KiB)
 
 Path = tuple[str | int, ...]
 
