@@ -6,7 +6,7 @@
 
 Prints one JSON line: ``count`` (exchanges), ``seconds`` (wall) and ``cpu_seconds`` (this
 process's CPU time) of the work only (imports and interpreter start-up excluded), and
-``peak_rss_mib`` (the process's maximum resident set size).
+``peak_rss_mib`` (the process's own peak resident set size, ``VmHWM``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ import resource
 import sys
 import time
 from pathlib import Path
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS (``VmHWM``). Not ``ru_maxrss``: Linux carries the parent's peak
+    into it across fork+exec, so every child would report at least the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def flowreader(path: Path) -> int:
@@ -67,7 +76,7 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_kib() / 1024
     print(
         json.dumps({"count": count, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak})
     )

@@ -310,6 +310,52 @@ def soak(rig: Rig, section: Section) -> None:
     )
 
 
+def hook_cost(ctx: Context, section: Section) -> None:
+    """The addon's own cost per exchange on the event loop (``bench.hook_cost``)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from bench.procs import ROOT
+
+    home = ctx.workdir / "hook-home"
+    home.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.hook_cost"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PROVENANCE_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        section.notes.append(f"hook cost not measured: {proc.stderr.strip()[-300:]}")
+        return
+    cost = json.loads(lines[-1])
+    table = section.table(
+        "Capture addon cost per JSON exchange on the event loop (in process, taddons, real "
+        "SQLite store; requestheaders + responseheaders + response)",
+        ["p50 ms", "p90 ms", "p99 ms", "event-loop CPU ms (mean)", "exchanges", "stored"],
+    )
+    table.add(
+        cost["p50_ms"],
+        cost["p90_ms"],
+        cost["p99_ms"],
+        cost["cpu_ms_mean"],
+        cost["exchanges"],
+        cost["written"],
+    )
+    section.notes.append(
+        "mitmproxy runs the `response` hook before it forwards a buffered response, so the "
+        "addon's per-exchange cost (extraction and redaction on the event loop) is added to each "
+        "non-streamed request's latency and, under concurrency, every flow queues behind the "
+        "others' extraction; the batch writer's thread competes for the GIL and the cores as well."
+    )
+
+
 def run(ctx: Context) -> Section:
     section = Section(
         "Proxy: throughput, latency, streaming, stalled store, memory",
@@ -322,6 +368,7 @@ def run(ctx: Context) -> Section:
             "machine's cores."
         ),
     )
+    hook_cost(ctx, section)
     rig = Rig(ctx)
     try:
         non_streaming(rig, section)
