@@ -139,7 +139,20 @@ class LoSniffer:
         def wanted(pkt) -> bool:
             return pkt.haslayer(TCP) and (pkt[TCP].sport in ports or pkt[TCP].dport in ports)
 
-        self.sniffer = AsyncSniffer(iface="lo", lfilter=wanted, store=True)
+        # A large kernel buffer: Python dissects each packet, and under load a default-sized
+        # buffer overflows and drops segments (seen as "TCP gap" on a busy CI machine).
+        from scapy.config import conf
+
+        sock = conf.L2listen(iface="lo")
+        for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if option is None:
+                continue
+            try:
+                sock.ins.setsockopt(socket.SOL_SOCKET, option, 64 * 1024 * 1024)
+                break
+            except OSError:
+                continue
+        self.sniffer = AsyncSniffer(opened_socket=sock, lfilter=wanted, store=True)
         self.sniffer.start()
         time.sleep(0.3)
 
