@@ -36,7 +36,7 @@ bench: $(STAMP)
 
 ## make fuzz: atheris harnesses over the byte-level parsers, FUZZ_SECONDS each.
 fuzz: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check "atheris==3.1.0"
+	$(PY) -m pip install --quiet --disable-pip-version-check "atheris==3.0.0"
 	$(PY) -m bench.fuzz --seconds $${FUZZ_SECONDS:-60}
 
 lint: $(STAMP)
