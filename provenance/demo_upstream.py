@@ -308,8 +308,16 @@ def connect_frames(request: bytes, token_chars: int = 0) -> Iterator[bytes]:
 # --------------------------------------------------------------------------- server
 
 
-def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
-    """Write a self-signed certificate for ``host`` and ``localhost`` and its key; return paths."""
+def self_signed_cert(
+    directory: Path,
+    host: str = "127.0.0.1",
+    *,
+    names: tuple[str, ...] = (),
+    common_name: str = "provenance stand-in",
+    stem: str = "standin-",
+) -> tuple[Path, Path]:
+    """Write a self-signed certificate for ``host``, ``localhost`` and ``names`` and its key as
+    ``<stem>cert.pem``/``<stem>key.pem`` in ``directory``; return (cert, key) paths."""
     import datetime
     import ipaddress
 
@@ -319,13 +327,15 @@ def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Pa
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "provenance stand-in")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    sans: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    dns = list(dict.fromkeys(("localhost", *names)))
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
     try:
         sans.append(x509.IPAddress(ipaddress.ip_address(host)))
     except ValueError:
-        sans.append(x509.DNSName(host))
+        if host not in dns:
+            sans.append(x509.DNSName(host))
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -338,7 +348,7 @@ def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Pa
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "standin-cert.pem", directory / "standin-key.pem"
+    cert_path, key_path = directory / f"{stem}cert.pem", directory / f"{stem}key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
