@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +167,7 @@ def _sqlite_engine(url: URL, *, create: bool, busy_timeout_ms: int | None) -> En
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(timeout)}")
             if path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cursor, timeout / 1000)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -179,6 +181,29 @@ def _sqlite_engine(url: URL, *, create: bool, busy_timeout_ms: int | None) -> En
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any, timeout_s: float) -> None:
+    """Switch the connection's database to WAL, retrying while another connection holds a lock.
+
+    SQLite answers ``PRAGMA journal_mode`` with "database is locked" without consulting the busy
+    handler when it races another connection that is converting the same new file or holds its
+    write lock, so several processes opening one fresh database at once need this retry. Raises
+    the last ``sqlite3.OperationalError`` once ``timeout_s`` has passed.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def _writable(path: Path) -> bool:
