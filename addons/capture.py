@@ -5,9 +5,10 @@
 Options: ``provenance_db`` (URL or SQLite path; default ``$PROVENANCE_DB``, else the data dir),
 ``provenance_product`` (product name override), ``provenance_bodies`` (store redacted bodies),
 ``provenance_max_body`` (body cap in bytes: larger bodies are streamed, kept up to the cap plus a
-digest). The store is opened once, in ``configure``; a bad URL stops mitmproxy before it serves.
-Traffic is never altered and no hook raises: the work is done by
-:class:`provenance.capture.session.CaptureSession`.
+digest), ``provenance_extract_process`` (default on: extraction and store writes run in a child
+process, so the event loop only snapshots each exchange). The store is opened once, in
+``configure``; a bad URL stops mitmproxy before it serves. Traffic is never altered and no hook
+raises: the work is done by :class:`provenance.capture.session.CaptureSession`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from provenance.capture.options import DEFAULT_MAX_BODY, CaptureOptions, capture
 from provenance.capture.session import CaptureSession, CaptureStats, summary_line
 from provenance.errors import ProvenanceError
 
-_OPTIONS = ("provenance_db", "provenance_product", "provenance_bodies", "provenance_max_body")
+_OPTIONS = (
+    "provenance_db",
+    "provenance_product",
+    "provenance_bodies",
+    "provenance_max_body",
+    "provenance_extract_process",
+)
 
 
 class Capture:
@@ -60,6 +67,13 @@ class Capture:
             DEFAULT_MAX_BODY,
             "Body cap in bytes: larger bodies are streamed and kept up to the cap, with a digest.",
         )
+        loader.add_option(
+            "provenance_extract_process",
+            bool,
+            True,
+            "Extract and write exchanges in a separate process, off mitmproxy's event loop "
+            "(off: in the proxy process itself).",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if not updated & set(_OPTIONS):
@@ -72,18 +86,23 @@ class Capture:
                 product=ctx.options.provenance_product,
                 keep_bodies=ctx.options.provenance_bodies,
                 max_body=ctx.options.provenance_max_body,
+                extract_process=ctx.options.provenance_extract_process,
             )
         except ProvenanceError as e:
             raise exceptions.OptionsError(str(e)) from e
         if self.session is not None and self.options is not None:
-            if self._store is not None or options.db_url == self.options.db_url:
+            same_store = self._store is not None or options.db_url == self.options.db_url
+            if same_store and options.extract_process == self.options.extract_process:
                 self.options = self.session.options = options  # same store: new settings only
                 return
-            self.session.close()  # another database: flush this one, open the new one
+            self.session.close()  # another database or mode: flush this one, open the new one
             self.session = None
         try:
             self.session = CaptureSession.open(
-                options, store=self._store, on_record=self._on_record
+                options,
+                store=self._store,
+                on_record=self._on_record,
+                worker=options.extract_process,
             )
         except ProvenanceError as e:
             raise exceptions.OptionsError(f"provenance: {e}") from e

@@ -1,6 +1,9 @@
 """What the capture addon costs per exchange on mitmproxy's event loop, measured in process.
 
-    python -m bench.hook_cost      # prints one JSON line
+    python -m bench.hook_cost [process|loop]     # prints one JSON line
+
+``process`` (the default, as the addon runs): the hooks snapshot the exchange and hand it to the
+extraction process; ``loop``: extraction and redaction run in the hook itself.
 
 The proxy suite's latency figures include everything; this isolates the addon: the same JSON
 exchange the load generator sends (``bench.upstream``'s completion) driven through the
@@ -28,6 +31,8 @@ WARMUP, MEASURED = 100, 1000
 def main() -> None:
     from mitmproxy.test import taddons, tflow, tutils
 
+    mode = sys.argv[1] if len(sys.argv) > 1 else "process"
+
     from provenance.addons.capture import Capture
 
     request = json.dumps(
@@ -50,7 +55,11 @@ def main() -> None:
 
     addon = Capture(print_summary=False)
     with tempfile.TemporaryDirectory() as tmp, taddons.context(addon) as tctx:
-        tctx.configure(addon, provenance_db=f"sqlite:///{Path(tmp) / 'hook.sqlite'}")
+        tctx.configure(
+            addon,
+            provenance_db=f"sqlite:///{Path(tmp) / 'hook.sqlite'}",
+            provenance_extract_process=mode == "process",
+        )
         wall: list[float] = []
         cpu: list[float] = []
         for i in range(WARMUP + MEASURED):
@@ -68,6 +77,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "mode": mode,
                 "p50_ms": percentile(wall, 50),
                 "p90_ms": percentile(wall, 90),
                 "p99_ms": percentile(wall, 99),

@@ -93,9 +93,35 @@ def provenance_capture(db_url: str, confdir: Path, home: Path, *extra: str) -> P
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
-    """(current RSS, peak RSS) of a process in KiB, from /proc."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            values[line[:5]] = int(line.split()[1])
-    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+    """(current RSS, peak RSS) in KiB of a process and all its descendants, from /proc.
+
+    The capture proxy's extraction runs in a child process, so the proxy's memory is the
+    tree's. The peak is the sum of each process's own high-water mark (an upper bound).
+    """
+    rss = peak = 0
+    for member in process_tree(pid):
+        values = {}
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:  # ended meanwhile
+            continue
+        for line in lines:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                values[line[:5]] = int(line.split()[1])
+        rss += values.get("VmRSS", 0)
+        peak += values.get("VmHWM", 0)
+    return rss, peak
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc/PID/task/*/children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                continue
+    return found

@@ -102,6 +102,7 @@ def run_proxy(
             "provenance_product": options.product or "",
             "provenance_bodies": options.keep_bodies,
             "provenance_max_body": options.max_body,
+            "provenance_extract_process": options.extract_process,
         }
         if settings.confdir is not None:
             updates["confdir"] = str(settings.confdir)

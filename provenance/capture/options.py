@@ -26,6 +26,7 @@ class CaptureOptions:
     product: str | None = None  # explicit product override
     keep_bodies: bool = True
     max_body: int = DEFAULT_MAX_BODY
+    extract_process: bool = True  # extract and write in a child process, off the event loop
 
 
 def parse_max_body(value: object) -> int:
@@ -63,6 +64,7 @@ def capture_options(
     product: str | None,
     keep_bodies: bool,
     max_body: object,
+    extract_process: bool = True,
 ) -> CaptureOptions:
     """Validate raw option values (from the CLI or mitmproxy's option store)."""
     product = (product or "").strip() or None
@@ -72,6 +74,7 @@ def capture_options(
         product=product,
         keep_bodies=bool(keep_bodies),
         max_body=parse_max_body(max_body),
+        extract_process=bool(extract_process),
     )
 
 

@@ -6,10 +6,12 @@ The addon (``addons/capture.py``) is a thin shell that forwards mitmproxy's even
   exception type only (never a message that might quote traffic) and the flow passes unchanged.
 - Bodies that must not be buffered (streams, unknown length, above the cap) go through a
   :class:`~provenance.capture.tee.StreamTee` set in ``requestheaders``/``responseheaders``.
-- ``response``/``error`` build the :class:`~provenance.records.RawExchange`, run ``extract`` on the
-  event loop (cheap, bounded by the body cap) and hand the record to the batched writer, which
-  writes in its own thread. ``submit`` never blocks; when its buffer is full the record is dropped
-  and counted (``dropped``), so a stalled store never stalls the proxy.
+- ``response``/``error`` build the :class:`~provenance.records.RawExchange` and, with a worker
+  (:mod:`provenance.capture.worker`, the addon's default), hand it to the extraction process and
+  return: the event loop pays for a snapshot, not for extraction. Without one (``worker=False``,
+  an in-memory store, or after the worker died) they run ``extract`` in the hook and hand the
+  record to the batched writer thread. Neither hand-over blocks; when a buffer is full the
+  exchange is dropped and counted (``dropped``), so a stalled store never stalls the proxy.
 - WebSocket sessions (OpenAI Realtime, Gemini Live): each message is fed to a
   :class:`~provenance.extract.websocket.WebSocketTap` in ``websocket_message``; at
   ``websocket_end`` the whole session becomes one record through ``extract_websocket``.
@@ -22,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from provenance.capture.convert import raw_exchange_from_flow
@@ -33,6 +35,7 @@ from provenance.capture.tee import (
     request_stream_reason,
     response_stream_reason,
 )
+from provenance.capture.worker import RAW, RECORD
 from provenance.records import ExchangeRecord, Origin, RawExchange, Usage
 
 if TYPE_CHECKING:
@@ -96,17 +99,22 @@ class CaptureSession:
         writer: Any,
         redactor: Any,
         on_record: Callable[[ExchangeRecord], None] | None = None,
+        worker: Any = None,
     ) -> None:
         self.options = options
         self.store = store
-        self.writer = writer
+        self.writer = writer  # None while a worker process does the writing
         self.redactor = redactor
         self.on_record = on_record
+        self.worker = worker  # an ExtractWorker, or None: extract in the event loop
         self.stats = CaptureStats()
         self._live: dict[str, http.HTTPFlow] = {}
         self._ja4: dict[str, str] = {}
         self._ws: dict[str, tuple[http.HTTPFlow, Any]] = {}  # flow id -> (flow, WebSocketTap)
         self._closed = False
+        self._worker_written = 0  # rows the worker process(es) committed
+        self._worker_lost = 0  # records a worker gave up (failed or still pending at its end)
+        self._worker_reported = False
         self.owns_store = False  # set by open() when it opened the store itself
 
     # -- construction ------------------------------------------------------------------------
@@ -117,9 +125,13 @@ class CaptureSession:
         *,
         store: Any = None,
         on_record: Callable[[ExchangeRecord], None] | None = None,
+        worker: bool = False,
     ) -> CaptureSession:
-        """Open the store (unless given), start the batched writer, load the redaction key.
+        """Open the store (unless given), load the redaction key, start the writing side.
 
+        ``worker=True``: extraction and writes run in a child process (:mod:`.worker`), except
+        for an in-memory SQLite store, which a child cannot share; else a batched writer thread
+        in this process writes what the event loop extracted.
         Raises ``StoreError`` (exit 2) for a bad URL or an unwritable path.
         """
         from provenance.redact import Redactor
@@ -129,13 +141,24 @@ class CaptureSession:
         if store is None:
             store = open_capture_store(options.db_url)
         try:
+            redactor = Redactor.from_data_dir()
+            use_worker = worker and _shareable(store)
             session = cls(
                 options,
                 store=store,
-                writer=BatchWriter(store),
-                redactor=Redactor.from_data_dir(),
+                writer=None if use_worker else BatchWriter(store),
+                redactor=redactor,
                 on_record=on_record,
             )
+            if use_worker:
+                from provenance.capture.worker import ExtractWorker
+
+                wants_lines = on_record is not None or logger.isEnabledFor(logging.INFO)
+                session.worker = ExtractWorker(
+                    store.engine.url.render_as_string(hide_password=False),
+                    redactor=redactor,
+                    on_seen=session._seen if wants_lines else None,
+                )
         except BaseException:
             if owns:
                 store.close()
@@ -259,20 +282,26 @@ class CaptureSession:
                     "provenance: recording an open WebSocket failed (%s)", type(exc).__name__
                 )
         self._ws.clear()
-        try:
-            wstats = self.writer.close(timeout)
-        except Exception as exc:
-            logger.warning("provenance: closing the store writer failed (%s)", type(exc).__name__)
-            wstats = None
+        self._close_worker(timeout)
+        wstats = None
+        if self.writer is not None:
+            try:
+                wstats = self.writer.close(timeout)
+            except Exception as exc:
+                logger.warning(
+                    "provenance: closing the store writer failed (%s)", type(exc).__name__
+                )
+        written, failed = self._worker_written, self._worker_lost
         if wstats is not None:
-            self.stats.written = _first_attr(wstats, "written")
-            failed = (_first_attr(wstats, "failed_records") or 0) + (
+            written += _first_attr(wstats, "written") or 0
+            failed += (_first_attr(wstats, "failed_records") or 0) + (
                 _first_attr(wstats, "pending") or 0
             )
-            self.stats.write_failures = failed
             dropped = _first_attr(wstats, "dropped")
             if dropped is not None:
                 self.stats.dropped = max(self.stats.dropped, dropped)
+        if wstats is not None or self._worker_reported:
+            self.stats.written, self.stats.write_failures = written, failed
         if self.owns_store:
             try:
                 self.store.close()
@@ -281,6 +310,35 @@ class CaptureSession:
         return self.stats
 
     # -- internals -----------------------------------------------------------------------------
+    def _close_worker(self, timeout: float | None) -> None:
+        """Let the worker write everything handed to it; if it died, write its queue here."""
+        worker = self.worker
+        if worker is None:
+            return
+        try:
+            report = worker.close(timeout)
+        except Exception as exc:
+            logger.warning(
+                "provenance: closing the extraction process failed (%s)", type(exc).__name__
+            )
+            report = None
+        if report is None or report.error:
+            self._fall_back_at_close(worker)
+        worker.release()
+        self._merge_report(report)
+        self.worker = None
+
+    def _fall_back_at_close(self, worker: Any) -> None:
+        from provenance.store import BatchWriter
+
+        jobs = worker.take_back()
+        if not jobs:
+            return
+        if self.writer is None:
+            self.writer = BatchWriter(self.store)
+        for job in jobs:
+            self._run_job(job, counted=True)
+
     def _new_tap(self, flow: http.HTTPFlow, headers: Any, role: str) -> Any:
         from provenance.extract import BodyTap
 
@@ -311,13 +369,12 @@ class CaptureSession:
         )
         request_tap = req_tee.finish() if req_tee is not None else None
         response_tap = resp_tee.finish() if resp_tee is not None else None
-        record = self.extract(raw, request_tap=request_tap, response_tap=response_tap)
-        for tee in (req_tee, resp_tee):
-            if tee is not None and tee.failure:
-                record.parse_errors.append(tee.failure)
+        extra: list[str] = [t.failure for t in (req_tee, resp_tee) if t is not None and t.failure]
         if resp_tee is not None and not resp_tee.ended and error is None:
-            record.parse_errors.append("response stream ended without its final chunk")
-        self.submit(record)
+            extra.append("response stream ended without its final chunk")
+        job = (RAW, raw, request_tap, response_tap, extra, self._extract_options())
+        if not self._hand_over(job):
+            self._run_job(job)
 
     def _record_websocket(self, flow: http.HTTPFlow, tap: Any, *, error: str | None) -> None:
         from provenance.extract import ExtractOptions
@@ -338,7 +395,83 @@ class CaptureSession:
             record = extract_websocket(raw, tap.finish(), redactor=self.redactor, options=options)
         except Exception as exc:  # extract_websocket promises not to raise; keep the row
             record = bare_record(raw, self.redactor, f"extraction failed: {type(exc).__name__}")
-        self.submit(record)
+        if not self._hand_over((RECORD, record)):
+            self.submit(record)
+
+    def _hand_over(self, job: tuple[Any, ...]) -> bool:
+        """Give a job to the worker process; False when there is none (the caller runs it).
+
+        A full worker queue drops the exchange (counted), as a full writer buffer does: the
+        proxy never waits for the store. A worker that has died is replaced by the in-loop path,
+        which also takes back the jobs it left queued.
+        """
+        worker = self.worker
+        if worker is None:
+            return False
+        if not worker.alive:
+            self._fall_back()
+            return False
+        self.stats.exchanges += 1
+        if worker.submit(job):
+            self.stats.submitted += 1
+        else:
+            self._note_drop()
+        return True
+
+    def _fall_back(self) -> None:
+        """The worker ended early: extract in the loop from now on, starting with its queue."""
+        from provenance.store import BatchWriter
+
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return
+        logger.warning("provenance: extracting in the proxy process from now on")
+        if self.writer is None:
+            self.writer = BatchWriter(self.store)
+        self._merge_report(worker.close(timeout=5.0))
+        jobs = worker.take_back()
+        worker.release()
+        for job in jobs:
+            self._run_job(job, counted=True)
+
+    def _run_job(self, job: tuple[Any, ...], *, counted: bool = False) -> None:
+        """Extract (if needed) and submit one job in this process (``counted``: a job taken
+        back from a worker, already counted when it was handed over)."""
+        if job[0] == RECORD:
+            self.submit(job[1], counted=counted)
+            return
+        _, raw, request_tap, response_tap, extra, _options = job
+        record = self.extract(raw, request_tap=request_tap, response_tap=response_tap)
+        record.parse_errors.extend(extra)
+        self.submit(record, counted=counted)
+
+    def _extract_options(self) -> Any:
+        from provenance.extract import ExtractOptions
+
+        return ExtractOptions(keep_bodies=self.options.keep_bodies, max_body=self.options.max_body)
+
+    def _seen(self, record: ExchangeRecord) -> None:
+        """A record the worker stored (bodies removed): the live log line and ``on_record``."""
+        logger.info("provenance: %s", describe(record))
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def _merge_report(self, report: Any) -> None:
+        if report is None:
+            return
+        self._worker_reported = True
+        self.stats.parse_errors += report.parse_errors
+        self._worker_written += report.written
+        self._worker_lost += report.failed_records + report.pending
+        self.stats.dropped += report.dropped
+
+    def _note_drop(self) -> None:
+        self.stats.dropped += 1
+        if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
+            logger.warning(
+                "provenance: the store is not keeping up; %d exchange(s) dropped so far",
+                self.stats.dropped,
+            )
 
     def extract(
         self, raw: RawExchange, *, request_tap: Any = None, response_tap: Any = None
@@ -362,19 +495,20 @@ class CaptureSession:
             )
             return bare_record(raw, self.redactor, f"extraction failed: {type(exc).__name__}")
 
-    def submit(self, record: ExchangeRecord) -> None:
-        self.stats.exchanges += 1
+    def submit(self, record: ExchangeRecord, *, counted: bool = False) -> None:
+        """Hand a record to this process's writer (``counted``: already counted as handed to a
+        worker that then ended)."""
+        if not counted:
+            self.stats.exchanges += 1
         if record.parse_errors:
             self.stats.parse_errors += 1
         if self.writer.submit(record):
-            self.stats.submitted += 1
+            if not counted:
+                self.stats.submitted += 1
         else:
-            self.stats.dropped += 1
-            if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
-                logger.warning(
-                    "provenance: the store is not keeping up; %d exchange(s) dropped so far",
-                    self.stats.dropped,
-                )
+            if counted:
+                self.stats.submitted -= 1
+            self._note_drop()
         logger.info("provenance: %s", describe(record))
         if self.on_record is not None:
             self.on_record(record)
@@ -482,3 +616,16 @@ def summary_line(stats: CaptureStats, store: Any) -> str:
     if stats.hook_failures:
         parts.append(f"{stats.hook_failures} hook failure(s)")
     return "; ".join(parts)
+
+
+def light_record(record: ExchangeRecord) -> ExchangeRecord:
+    """``record`` without its bodies: what a worker process sends back for the live log line."""
+    return replace(record, request_body=None, response_body=None)
+
+
+def _shareable(store: Any) -> bool:
+    """True if another process can open ``store`` (anything but an in-memory SQLite database)."""
+    from provenance.store.engine import is_sqlite, sqlite_path
+
+    url = store.engine.url
+    return not is_sqlite(url) or sqlite_path(url) is not None

@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="do not verify upstream TLS certificates (local test servers only)",
     )
+    parser.add_argument(
+        "--extract-in-proxy",
+        action="store_true",
+        help="extract and write in the proxy process itself instead of a separate process "
+        "(slower under load; for debugging)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show mitmproxy's own log lines")
     parser.add_argument("--quiet", action="store_true", help="no line per exchange")
     add_json_option(parser)
@@ -99,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     check_listen_address(args.listen_host, args.listen_port, allow_remote=args.allow_remote)
     mode = parse_mode(args.mode)
     options = capture_options(
-        db_url=args.db, product=args.product, keep_bodies=not args.no_bodies, max_body=args.max_body
+        db_url=args.db,
+        product=args.product,
+        keep_bodies=not args.no_bodies,
+        max_body=args.max_body,
+        extract_process=not args.extract_in_proxy,
     )
     store = open_capture_store(options.db_url)  # StoreError (exit 2) before anything listens
     settings = ProxySettings(

@@ -19,6 +19,7 @@ _STRUCT = re.compile(r'[{}\[\]",:]')
 _IN_STRING = re.compile(r'["\\]')
 _NON_WS = re.compile(r"\S")
 _SCALAR_END = re.compile(r"[,\]\s]")
+_DECODER = json.JSONDecoder()
 
 
 class JsonStreamError(ValueError):
@@ -217,6 +218,18 @@ class _Reader:
             if not expect_item:
                 raise JsonStreamError("missing ',' between array items")
             if ch in "{[":
+                # Fast path: the whole item is already in the buffer, parsed by json's C scanner
+                # in one call. Anything else (cut by the chunk's end, or malformed) takes the
+                # scanner below, which reads on and reports errors exactly as before.
+                try:
+                    item, end_rel = _DECODER.raw_decode(buf.text, pos - buf.base)
+                except ValueError:
+                    pass
+                else:
+                    pos = buf.base + end_rel
+                    expect_item = False
+                    yield item
+                    continue
                 end = _item_end(buf, pos)
             elif ch == '"':
                 end = _skip_string(buf, pos + 1)

@@ -103,6 +103,10 @@ class Redactor:
         self._seen: dict[str, None] = {}
         self._lock = threading.Lock()
 
+    def __reduce__(self) -> tuple[type[Redactor], tuple[bytes]]:
+        # Pickled (to the capture's extraction process only) as its key: caches stay behind.
+        return (type(self), (self._key,))
+
     @classmethod
     def from_data_dir(cls) -> Redactor:
         """The installation's redactor: key in ``data_dir()/redaction.key``, created 0600."""

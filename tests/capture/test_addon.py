@@ -227,8 +227,8 @@ def test_extract_failure_still_stores_a_redacted_row(
         raise RuntimeError("bug")
 
     monkeypatch.setattr(provenance.extract, "extract", broken_extract)
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, provenance_db=sqlite_url)
+    with taddons.context(addon) as tctx:  # in the loop: the patch does not reach a child
+        tctx.configure(addon, provenance_db=sqlite_url, provenance_extract_process=False)
         flow = chat_flow(resp_content=b"{}")
         flow.request.path = f"/v1/chat/completions?key={KEY}"
         run_flow(addon, flow)
