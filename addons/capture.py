@@ -103,6 +103,7 @@ class Capture:
                 store=self._store,
                 on_record=self._on_record,
                 worker=options.extract_process,
+                log_records=_info_lines_shown(),
             )
         except ProvenanceError as e:
             raise exceptions.OptionsError(f"provenance: {e}") from e
@@ -151,6 +152,15 @@ class Capture:
         if self._print_summary:  # logging no longer works in done(): write the line directly
             sys.stderr.write(summary_line(self.summary, self.session.store) + "\n")
         self.session = None
+
+
+def _info_lines_shown() -> bool:
+    """Whether mitmproxy shows INFO log lines (the per-exchange line): mitmdump's terminal log
+    only at verbosity info or debug; other front ends (mitmweb's event log) always."""
+    from mitmproxy import ctx
+
+    verbosity = getattr(ctx.options, "termlog_verbosity", None)
+    return verbosity is None or str(verbosity).lower() in ("info", "debug")
 
 
 addons = [Capture()]

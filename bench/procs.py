@@ -113,6 +113,16 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return rss, peak
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0.0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants (from /proc/PID/task/*/children)."""
     found, todo = [], [pid]

@@ -24,7 +24,14 @@ from typing import Any
 
 from bench import loadgen
 from bench.context import Context
-from bench.procs import Upstream, plain_mitmdump, provenance_capture, rss_kib
+from bench.procs import (
+    Upstream,
+    cpu_seconds,
+    plain_mitmdump,
+    process_tree,
+    provenance_capture,
+    rss_kib,
+)
 from bench.report import Section
 from bench.stats import linear_fit, median, percentile
 
@@ -87,6 +94,23 @@ class Rig:
         }.get(name, self.capture)
         return loadgen.via_proxy(proc.port, self.upstream.port)
 
+    def proxy(self, name: str) -> Any:
+        return {
+            "mitmdump": self.mitmdump,
+            "mitmdump-stream": self.mitmdump_stream,
+            "capture-inloop": self.capture_inloop,
+            "capture": self.capture,
+        }.get(name)
+
+    def cpu(self, name: str) -> tuple[float, float]:
+        """CPU seconds used so far by path ``name``'s proxy process and by its helpers (the
+        extraction process); (0, 0) for ``direct``."""
+        proc = self.proxy(name)
+        if proc is None:
+            return 0.0, 0.0
+        pid = proc.proc.pid
+        return cpu_seconds(pid), sum(cpu_seconds(p) for p in process_tree(pid)[1:])
+
     def run(self, name: str, **kwargs: Any) -> loadgen.LoadResult:
         """One load run on path ``name``; counts what went through the capture proxy."""
         result = loadgen.run(self.endpoint(name), **kwargs)
@@ -114,29 +138,61 @@ def non_streaming(rig: Rig, section: Section) -> None:
     modes = ["direct", "mitmdump", "capture", "capture-inloop"]
     table = section.table(
         "Non-streaming requests (JSON, ~600-byte response): median over repeats",
-        ["concurrency", "path", "req/s", "p50 ms", "p99 ms", "vs mitmdump req/s", "errors"],
+        [
+            "concurrency",
+            "path",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "vs mitmdump req/s",
+            "proxy CPU ms/req",
+            "extraction process CPU ms/req",
+            "errors",
+        ],
     )
     for concurrency in (1, 16, 64):
         n = _requests_for(concurrency, rig.ctx.quick)
         runs: dict[str, list[loadgen.LoadResult]] = {m: [] for m in modes}
+        cpu: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}  # ms per request
         for m in modes:  # warm-up: connections, caches, the capture store's first writes
             rig.run(m, concurrency=concurrency, total=max(concurrency, 20))
         for _ in range(rig.ctx.repeats):
             for m in modes:
-                runs[m].append(rig.run(m, concurrency=concurrency, total=n))
+                before = rig.cpu(m)
+                result = rig.run(m, concurrency=concurrency, total=n)
+                if m.startswith("capture"):  # let the extraction process finish this run's work
+                    time.sleep(0.5)
+                after = rig.cpu(m)
+                done = max(result.completed, 1)
+                cpu[m].append(
+                    ((after[0] - before[0]) * 1000 / done, (after[1] - before[1]) * 1000 / done)
+                )
+                runs[m].append(result)
         stats = {
             m: {
                 "rps": median([r.throughput for r in runs[m]]),
                 "p50": median([_ms(r.latencies, 50) for r in runs[m]]),
                 "p99": median([_ms(r.latencies, 99) for r in runs[m]]),
                 "errors": sum(r.errors + r.mismatches for r in runs[m]),
+                "cpu": median([c[0] for c in cpu[m]]),
+                "helper": median([c[1] for c in cpu[m]]),
             }
             for m in modes
         }
         for m in modes:
             s = stats[m]
             ratio = s["rps"] / stats["mitmdump"]["rps"]
-            table.add(concurrency, m, s["rps"], s["p50"], s["p99"], f"{ratio:.2f}", s["errors"])
+            table.add(
+                concurrency,
+                m,
+                s["rps"],
+                s["p50"],
+                s["p99"],
+                f"{ratio:.2f}",
+                "-" if m == "direct" else s["cpu"],
+                s["helper"] if m == "capture" else "-",
+                s["errors"],
+            )
         ratio = stats["capture"]["rps"] / stats["mitmdump"]["rps"]
         section.target(
             f"Capture throughput vs plain mitmdump, concurrency {concurrency}",

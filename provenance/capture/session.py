@@ -126,12 +126,15 @@ class CaptureSession:
         store: Any = None,
         on_record: Callable[[ExchangeRecord], None] | None = None,
         worker: bool = False,
+        log_records: bool | None = None,
     ) -> CaptureSession:
         """Open the store (unless given), load the redaction key, start the writing side.
 
         ``worker=True``: extraction and writes run in a child process (:mod:`.worker`), except
         for an in-memory SQLite store, which a child cannot share; else a batched writer thread
-        in this process writes what the event loop extracted.
+        in this process writes what the event loop extracted. ``log_records``: whether anyone
+        reads the per-exchange INFO line (default: whether the logger is enabled for INFO); with
+        neither that nor ``on_record``, a worker sends nothing back per exchange.
         Raises ``StoreError`` (exit 2) for a bad URL or an unwritable path.
         """
         from provenance.redact import Redactor
@@ -153,7 +156,9 @@ class CaptureSession:
             if use_worker:
                 from provenance.capture.worker import ExtractWorker
 
-                wants_lines = on_record is not None or logger.isEnabledFor(logging.INFO)
+                if log_records is None:
+                    log_records = logger.isEnabledFor(logging.INFO)
+                wants_lines = on_record is not None or log_records
                 session.worker = ExtractWorker(
                     store.engine.url.render_as_string(hide_password=False),
                     redactor=redactor,

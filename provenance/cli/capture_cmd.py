@@ -122,9 +122,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def on_record(record: Any) -> None:
-        if not (args.json or args.quiet):
-            sys.stdout.write(describe(record) + "\n")
-            sys.stdout.flush()
+        sys.stdout.write(describe(record) + "\n")
+        sys.stdout.flush()
 
     try:
         stats = run_proxy(
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             options,
             store=store,
             on_ready=lambda addrs: _print_ready(args, store.url, addrs),
-            on_record=on_record,
+            on_record=None if (args.json or args.quiet) else on_record,
         )
     finally:
         store.close()
