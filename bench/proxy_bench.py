@@ -36,6 +36,13 @@ from bench.report import Section
 from bench.stats import linear_fit, median, percentile
 
 STALL_S = 5.0
+CPU_NOTE = (
+    "`proxy CPU ms/req` is the CPU time of the proxy process itself per request (all its threads), "
+    "`extraction process CPU ms/req` that of the capture's extraction process. On a machine with "
+    "more cores than busy processes the extraction process runs beside the proxy; here the cores "
+    "are shared by the load generator, the upstream, the proxy and the extraction process, so its "
+    "CPU is taken from the proxy's and throughput under load is bounded by the cores."
+)
 
 
 def _requests_for(concurrency: int, quick: bool) -> int:
@@ -194,6 +201,8 @@ def non_streaming(rig: Rig, section: Section) -> None:
                 s["errors"],
             )
         ratio = stats["capture"]["rps"] / stats["mitmdump"]["rps"]
+        if concurrency == 1:
+            section.notes.append(CPU_NOTE)
         section.target(
             f"Capture throughput vs plain mitmdump, concurrency {concurrency}",
             ">= 0.9x",
