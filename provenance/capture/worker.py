@@ -9,18 +9,20 @@ taps of streamed bodies) and hands it over; the worker runs ``extract`` and writ
 
 Contract (the same as the in-loop path, which stays the fallback):
 
-- :meth:`ExtractWorker.submit` never blocks and never raises. It returns False when the hand-over
-  queue is full (``max_jobs`` jobs or ``max_bytes`` of bodies waiting), and the caller counts a
-  drop; the bytes of the traffic are never touched.
+- :meth:`ExtractWorker.submit` never blocks and never raises. It pickles the job and writes it
+  into the pipe from the calling thread (:mod:`.framepipe`); what the pipe cannot take yet waits
+  in a backlog of at most ``max_bytes``. It returns False when that is full, and the caller
+  counts a drop; the bytes of the traffic are never touched.
 - Unredacted data crosses only the pipe to our own child; what the child stores, logs or sends
   back is redacted (it sends back each record without its bodies, for the live log line).
 - The child ignores SIGINT and SIGTERM: a Ctrl-C or a signal to the process group stops the proxy,
   and the proxy's shutdown (:meth:`close`) hands over the last jobs and waits for the child to
-  write them. If the proxy itself dies (``kill -9``), the child notices within a second, writes
-  what it has already received and exits.
+  write them. If the proxy itself dies (``kill -9``), the child's read ends with EOF (it holds no
+  write end of the job pipe); it writes what it has already received and exits.
 - If the child dies or cannot open the store, :attr:`alive` turns False; the session then takes
-  back the jobs still queued (:meth:`take_back`) and extracts in the loop from then on, so
-  nothing already handed over is lost except the jobs the child had taken and not yet written.
+  back the jobs still unread (:meth:`take_back`) and extracts in the loop from then on, so
+  nothing already handed over is lost except the jobs the child had taken and not yet written
+  (and, if it died halfway through reading one, the jobs behind that one).
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ import contextlib
 import dataclasses
 import logging
 import multiprocessing
-import os
-import queue
+import pickle
 import signal
 import sys
 import threading
@@ -39,12 +40,11 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from provenance.capture.framepipe import FrameSender, read_available, split_frames
+
 logger = logging.getLogger("provenance.capture")
 
-MAX_JOBS = 20_000
-MAX_BYTES = 256 * 1024 * 1024
-POLL_S = 0.5  # how often an idle child checks that the proxy is still alive
-START_TIMEOUT_S = 60.0
+MAX_BYTES = 256 * 1024 * 1024  # jobs waiting for the pipe to take them, at most
 
 # Job kinds: a raw exchange to extract, or a record already extracted (WebSockets).
 RAW = "raw"
@@ -64,18 +64,6 @@ class WorkerReport:
     error: str | None = None  # why the child could not start, if it could not
 
 
-def job_size(job: tuple[Any, ...]) -> int:
-    """Approximate bytes of bodies in a job (what bounds the hand-over queue's memory)."""
-    if job[0] != RAW:
-        return 4096
-    raw = job[1]
-    size = 4096 + len(raw.request_body or b"") + len(raw.response_body or b"")
-    for tap in job[2:4]:
-        if tap is not None:
-            size += len(getattr(tap, "body", b"") or b"") + 2 * len(getattr(tap, "text", "") or "")
-    return size
-
-
 class ExtractWorker:
     """A child process that extracts and stores the exchanges a capture session hands it.
 
@@ -90,13 +78,14 @@ class ExtractWorker:
         *,
         redactor: Any,
         on_seen: Callable[[Any], None] | None = None,
-        max_jobs: int = MAX_JOBS,
         max_bytes: int = MAX_BYTES,
     ) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self._jobs: Any = ctx.Queue(maxsize=max_jobs)
-        self._bytes = ctx.Value("q", 0)  # bytes handed over and not yet taken by the child
-        self._max_bytes = max_bytes
+        # Jobs: pickled frames written straight from the hook (framepipe); the child reads them
+        # with Connection.recv_bytes. The proxy keeps the read end too, to take back what a dead
+        # child left unread.
+        self._job_read, self._job_write = ctx.Pipe(duplex=False)
+        self._sender = FrameSender(self._job_write.fileno(), max_backlog=max_bytes)
         results_read, results_write = ctx.Pipe(duplex=False)
         self._results = results_read
         self._on_seen = on_seen
@@ -108,10 +97,8 @@ class ExtractWorker:
             args=(
                 url,
                 redactor,
-                self._jobs,
-                self._bytes,
+                self._job_read,
                 results_write,
-                os.getpid(),
                 on_seen is not None,
             ),
             name="provenance-extract",
@@ -133,35 +120,37 @@ class ExtractWorker:
         return not self._done.is_set()
 
     def submit(self, job: tuple[Any, ...]) -> bool:
-        """Hand a job to the child; False (nothing queued) when the queue is full or closed."""
+        """Hand a job to the child; False (nothing queued) when the backlog is full or the child
+        is gone."""
         if self._closing or self._done.is_set():
             return False
-        size = job_size(job)
-        with self._bytes.get_lock():
-            if self._bytes.value + size > self._max_bytes:
-                return False
-            self._bytes.value += size
-        try:
-            self._jobs.put_nowait((size, job))
-        except queue.Full:
-            with self._bytes.get_lock():
-                self._bytes.value -= size
-            return False
-        return True
+        return self._sender.send(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
 
     def take_back(self) -> list[tuple[Any, ...]]:
-        """The jobs still queued after the child ended, so the caller can handle them itself.
+        """The jobs the child left unread after it ended, so the caller can handle them itself.
 
-        Call it before :meth:`release`; it waits at most 50 ms for the queue to run dry.
+        Call it before :meth:`release`. Best effort: if the child died halfway through reading a
+        job, the rest cannot be told apart from that job's tail and is given up (logged).
         """
+        backlog = self._sender.take_backlog()  # first: nothing more goes into the pipe after it
+        data = read_available(self._job_read.fileno()) + backlog
+        frames, used = split_frames(data)
         jobs: list[tuple[Any, ...]] = []
-        while True:
+        for frame in frames:
             try:
-                item = self._jobs.get(timeout=0.05)
-            except (queue.Empty, OSError, ValueError):
-                return jobs
-            if item is not None:  # None: the end marker close() queued for the child
-                jobs.append(item[1])
+                job = pickle.loads(frame)
+            except Exception:
+                used = -1
+                break
+            if job is not None:  # None: the end marker close() sent the child
+                jobs.append(job)
+        if used != len(data):
+            logger.warning(
+                "provenance: %d byte(s) of exchanges left by the extraction process could not "
+                "be read back",
+                len(data) - max(used, 0),
+            )
+        return jobs
 
     def close(self, timeout: float | None = 30.0) -> WorkerReport | None:
         """Hand over the end marker, wait for the child to write everything, return its report.
@@ -169,11 +158,12 @@ class ExtractWorker:
         None if the child did not report (it died, or ``timeout`` passed: it is then killed).
         """
         if not self._closing:
+            if not self._done.is_set():
+                self._sender.send(pickle.dumps(None))
             self._closing = True
             atexit.unregister(self.close)
             if not self._done.is_set():
-                with contextlib.suppress(Exception):
-                    self._jobs.put(None, timeout=timeout)
+                self._sender.close(timeout)
             self._process.join(timeout)
             if self._process.is_alive():
                 logger.warning("provenance: the extraction process did not finish; stopping it")
@@ -183,9 +173,11 @@ class ExtractWorker:
         return self.report
 
     def release(self) -> None:
-        """Free the hand-over queue (after :meth:`close` and any :meth:`take_back`)."""
-        self._jobs.close()
-        self._jobs.cancel_join_thread()  # nothing left to send: never wait at exit
+        """Close the job pipe (after :meth:`close` and any :meth:`take_back`)."""
+        self._sender.take_backlog()
+        for conn in (self._job_write, self._job_read):
+            with contextlib.suppress(OSError):
+                conn.close()
 
     def _read_results(self) -> None:
         try:
@@ -210,17 +202,6 @@ class ExtractWorker:
             self._results.close()
 
 
-def _release_bytes(inflight: Any, size: int) -> None:
-    """Take a job's bytes off the shared counter; skipped if the lock stays taken for a second
-    (a proxy killed while holding it would otherwise block the child for ever)."""
-    lock = inflight.get_lock()
-    if lock.acquire(timeout=1.0):
-        try:
-            inflight.value -= size
-        finally:
-            lock.release()
-
-
 def _start_clean(process: Any) -> None:
     """Start a ``spawn`` process without re-running this program's ``__main__`` in it.
 
@@ -243,9 +224,7 @@ def _child_main(
     url: str,
     redactor: Any,
     jobs: Any,
-    inflight: Any,
     results: Any,
-    parent_pid: int,
     send_seen: bool,
 ) -> None:
     """The child: open the store, extract and write jobs until the end marker or the parent dies."""
@@ -265,24 +244,19 @@ def _child_main(
             results.send(("report", report))
         return
     writer = BatchWriter(store)
-    # The child only reads jobs. Dropping its copy of the queue's write end means that if the
-    # proxy dies halfway through sending a job, the read ends with EOF instead of waiting forever.
-    with contextlib.suppress(Exception):
-        jobs._writer.close()
     try:
         while True:
+            # Only the proxy holds the write end: when it dies, the read ends with EOF (also
+            # halfway through a frame) and the child writes what it has and stops.
             try:
-                item = jobs.get(timeout=POLL_S)
-            except queue.Empty:
-                if os.getppid() != parent_pid:  # the proxy is gone: write what we have, stop
-                    break
-                continue
-            except (EOFError, OSError):  # the proxy died mid-message: no writer is left
+                job = pickle.loads(jobs.recv_bytes())
+            except (EOFError, OSError):
                 break
-            if item is None:
+            except Exception:  # a frame that does not unpickle: the stream cannot be trusted
+                report.error = "an unreadable job from the proxy; stopping"
                 break
-            size, job = item
-            _release_bytes(inflight, size)
+            if job is None:
+                break
             if job[0] == RAW:
                 _, raw, request_tap, response_tap, extra_errors, options = job
                 try:
