@@ -416,8 +416,12 @@ class CaptureSession:
         if not worker.alive:
             self._fall_back()
             return False
+        try:
+            handed = worker.submit(job)
+        except Exception:  # a job that does not pickle: extract it here instead
+            return False
         self.stats.exchanges += 1
-        if worker.submit(job):
+        if handed:
             self.stats.submitted += 1
         else:
             self._note_drop()
@@ -507,6 +511,10 @@ class CaptureSession:
             self.stats.exchanges += 1
         if record.parse_errors:
             self.stats.parse_errors += 1
+        if self.writer is None:  # a worker session running one job here: write it here too
+            from provenance.store import BatchWriter
+
+            self.writer = BatchWriter(self.store)
         if self.writer.submit(record):
             if not counted:
                 self.stats.submitted += 1

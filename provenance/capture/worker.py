@@ -121,7 +121,7 @@ class ExtractWorker:
 
     def submit(self, job: tuple[Any, ...]) -> bool:
         """Hand a job to the child; False (nothing queued) when the backlog is full or the child
-        is gone."""
+        is gone. Raises only if the job cannot be pickled (nothing is sent then)."""
         if self._closing or self._done.is_set():
             return False
         return self._sender.send(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))

@@ -169,3 +169,25 @@ def test_the_child_does_not_rerun_the_embedding_program(
     assert worker.report is not None and worker.report.written == 2
     assert not marker.exists()
     assert sys.modules["__main__"] is fake_main
+
+
+def test_a_job_that_does_not_pickle_is_extracted_in_the_proxy(sqlite_url: str) -> None:
+    addon = load_addon_module().Capture(print_summary=False)
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, provenance_db=sqlite_url)
+        flow = chat_flow(resp_content=b'{"model":"gpt-4o-2024-08-06","choices":[]}')
+        flow.response.headers["x-unpicklable"] = "1"
+        real = addon.session._hand_over
+
+        def poisoned(job: tuple[Any, ...]) -> bool:
+            if any(name == "x-unpicklable" for name, _ in job[1].response_headers):
+                job = (*job[:1], job[1], lambda: None, *job[3:])  # a lambda does not pickle
+            return real(job)
+
+        addon.session._hand_over = poisoned
+        run_flow(addon, flow)
+        assert addon.session.writer is not None  # the proxy wrote it itself
+        addon.done()
+    (row,) = exchanges(sqlite_url)
+    assert {i[0] for i in row["ids"]} >= {"gpt-4o", "gpt-4o-2024-08-06"}
+    assert addon.summary.written == 1 and addon.summary.dropped == 0
