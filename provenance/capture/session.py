@@ -334,14 +334,7 @@ class CaptureSession:
         self.worker = None
 
     def _fall_back_at_close(self, worker: Any) -> None:
-        from provenance.store import BatchWriter
-
-        jobs = worker.take_back()
-        if not jobs:
-            return
-        if self.writer is None:
-            self.writer = BatchWriter(self.store)
-        for job in jobs:
+        for job in worker.take_back():
             self._run_job(job, counted=True)
 
     def _new_tap(self, flow: http.HTTPFlow, headers: Any, role: str) -> Any:
@@ -428,15 +421,12 @@ class CaptureSession:
         return True
 
     def _fall_back(self) -> None:
-        """The worker ended early: extract in the loop from now on, starting with its queue."""
-        from provenance.store import BatchWriter
-
+        """The worker ended early: extract in the loop from now on, starting with its queue
+        (``submit`` starts this process's writer when it first needs it)."""
         worker, self.worker = self.worker, None
         if worker is None:
             return
         logger.warning("provenance: extracting in the proxy process from now on")
-        if self.writer is None:
-            self.writer = BatchWriter(self.store)
         self._merge_report(worker.close(timeout=5.0))
         jobs = worker.take_back()
         worker.release()
