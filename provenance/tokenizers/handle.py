@@ -7,6 +7,11 @@ each). A :class:`TokenizerHandle` therefore counts a text both ways:
 * ``count(text)``: every character is ordinary text (no special token is ever produced);
 * ``count(text, specials=True)``: each occurrence of one of ``special_tokens`` counts as one token
   and the text between occurrences is encoded as ordinary text, segment by segment.
+
+A handle whose loader knows each token's bytes (``piece``) also gives the *segmentation* of a text
+(:meth:`TokenizerHandle.boundaries`): where, in characters, one token ends and the next begins.
+The stream-boundary fingerprint compares those points with the chunk boundaries of captured
+streams.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class TokenizerHandle:
     kind: str
     encode: Callable[[str], list[int]]
     special_tokens: frozenset[str] = frozenset()
+    piece: Callable[[int], bytes] | None = field(default=None, repr=False, compare=False)
     _splitter: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -45,6 +51,41 @@ class TokenizerHandle:
         for segment, is_special in split_specials(text, self._splitter):
             total += 1 if is_special else (len(self.encode(segment)) if segment else 0)
         return total
+
+    @property
+    def segments(self) -> bool:
+        """True when :meth:`boundaries` can answer (the loader knows each token's bytes)."""
+        return self.piece is not None
+
+    def boundaries(self, text: str) -> frozenset[int] | None:
+        """Character offsets strictly inside ``text`` where one ordinary-text token ends.
+
+        Only offsets that fall between two characters count (a byte-level token that ends inside
+        a multi-byte character is no boundary a streaming server can emit). ``None`` when the
+        handle has no ``piece`` or its pieces do not spell ``text`` back (a normalising
+        tokenizer on text it rewrites); a SentencePiece dummy-prefix space is allowed for.
+        """
+        if self.piece is None or not text:
+            return None if self.piece is None else frozenset()
+        raw = text.encode("utf-8")
+        pieces = [self.piece(token) for token in self.encode(text)]
+        ends: list[int] = []
+        pos = 0
+        for piece in pieces:
+            pos += len(piece)
+            ends.append(pos)
+        shift = 0
+        if pos == len(raw) + 1 and pieces[0][:1] == b" " and not raw.startswith(b" "):
+            shift = 1  # SentencePiece put its "▁" dummy prefix in front of the text
+        elif pos != len(raw):
+            return None
+        char_at: dict[int, int] = {}
+        offset = 0
+        for index, ch in enumerate(text):
+            char_at[offset] = index
+            offset += len(ch.encode("utf-8"))
+        out = {char_at[e - shift] for e in ends if 0 < e - shift < len(raw) and e - shift in char_at}
+        return frozenset(out)
 
 
 def special_splitter(specials: Iterable[str]) -> re.Pattern[str] | None:

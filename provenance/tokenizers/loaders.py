@@ -8,7 +8,15 @@ Accepted sources (``load_tokenizer(source)``):
 * a tiktoken BPE file (``*.tiktoken``); its split pattern is not in the file, so it comes from a
   known file digest or from ``pattern=`` (one of :data:`PATTERN_PRESETS`);
 * a SentencePiece model (``*.model``, ``*.model.v3`` …); with an AI21 ``config.json`` beside it
-  (``newline_piece``) the Jurassic-2 pre-processing is applied.
+  (``newline_piece``) the Jurassic-2 pre-processing is applied;
+* a Hugging Face snapshot folder: ``tokenizer.json``, or a tiktoken vocabulary
+  (``tiktoken.model``, ``*.tiktoken``) whose split pattern comes from the folder's
+  ``tokenization_*.py`` (the ``pat_str`` assignment, read without running the file) and whose
+  special tokens come from ``tokenizer_config.json`` (``added_tokens_decoder``), as Kimi K2's
+  repositories ship it.
+
+Each loader also gives the bytes of every token where it knows them (``TokenizerHandle.piece``),
+which the stream-boundary fingerprint needs.
 
 Every tokenizer library is imported inside the function that needs it. Anything unreadable raises
 :class:`~provenance.errors.UsageError` naming the file (exit 2).
@@ -23,7 +31,7 @@ from pathlib import Path
 from provenance.errors import MissingDependencyError, UsageError
 from provenance.tokenizers.handle import TokenizerHandle
 
-PATTERN_PRESETS = ("cl100k", "qwen2", "qwen3.5")
+PATTERN_PRESETS = ("cl100k", "qwen2", "qwen3.5", "llama4", "kimi")
 # Layouts whose reference tokenizer NFC-normalises text first (Qwen's tokenizer.json normalizer).
 NFC_PRESETS = frozenset({"qwen2", "qwen3.5"})
 
@@ -72,13 +80,34 @@ def load_tokenizer(source: str, *, pattern: str | None = None) -> TokenizerHandl
 def _load_folder(path: Path, name: str, pattern: str | None) -> TokenizerHandle:
     for candidate in ("tokenizer.json", "tekken.json", "tokenizer.model"):
         if (path / candidate).is_file():
+            if candidate == "tokenizer.model" and _is_tiktoken_text(path / candidate):
+                break
             return load_file(path / candidate, name=name, pattern=pattern)
-    bpe = sorted(path.glob("*.tiktoken"))
+    bpe = sorted(path.glob("*.tiktoken")) + [
+        p for p in (path / "tiktoken.model", path / "tokenizer.model") if p.is_file()
+    ]
     if bpe:
-        return load_file(bpe[0], name=name, pattern=pattern)
+        from provenance.tokenizers.snapshot import snapshot_pattern, snapshot_specials
+
+        found = pattern or snapshot_pattern(path)
+        return load_tiktoken_file(
+            bpe[0], name=name, pattern=found, specials=snapshot_specials(path), extra=path
+        )
     raise _unreadable(
-        path, "the folder holds no tokenizer.json, tekken.json, tokenizer.model or *.tiktoken"
+        path,
+        "the folder holds no tokenizer.json, tekken.json, tokenizer.model, tiktoken.model or "
+        "*.tiktoken",
     )
+
+
+def _is_tiktoken_text(path: Path) -> bool:
+    """True for a tiktoken vocabulary (``base64 rank`` lines) saved under a ``.model`` name."""
+    try:
+        head = path.open("rb").read(256)
+    except OSError:
+        return False
+    first = head.split(b"\n", 1)[0].split(b" ")
+    return len(first) == 2 and first[1].strip().isdigit()
 
 
 def load_file(path: Path, *, name: str, pattern: str | None = None) -> TokenizerHandle:
@@ -91,7 +120,7 @@ def load_file(path: Path, *, name: str, pattern: str | None = None) -> Tokenizer
     try:
         if lower.endswith(".json"):
             return _load_json(path, name)
-        if lower.endswith(".tiktoken"):
+        if lower.endswith(".tiktoken") or (lower.endswith(".model") and _is_tiktoken_text(path)):
             return load_tiktoken_file(path, name=name, pattern=pattern)
         if ".model" in lower or head[:1] == b"\n":
             return load_sentencepiece(path, name=name)
@@ -130,7 +159,11 @@ def load_hf_json(doc: dict, path: Path, *, name: str) -> TokenizerHandle:
     def encode(text: str) -> list[int]:
         return tok.encode(text, add_special_tokens=False).ids
 
-    return TokenizerHandle(name, file_sha256([path]), "hf-tokenizer-json", encode, specials)
+    from provenance.tokenizers.pieces import hf_piece
+
+    return TokenizerHandle(
+        name, file_sha256([path]), "hf-tokenizer-json", encode, specials, piece=hf_piece(doc, tok)
+    )
 
 
 def load_tekken(path: Path, *, name: str) -> TokenizerHandle:
@@ -147,7 +180,9 @@ def load_tekken(path: Path, *, name: str) -> TokenizerHandle:
     def encode(text: str) -> list[int]:
         return tek.encode(text, bos=False, eos=False)
 
-    return TokenizerHandle(name, file_sha256([path]), "tekken", encode, specials)
+    return TokenizerHandle(
+        name, file_sha256([path]), "tekken", encode, specials, piece=tek.id_to_byte_piece
+    )
 
 
 def tiktoken_preset(preset: str) -> tuple[str, dict[str, int] | list[str]]:
@@ -163,34 +198,72 @@ def tiktoken_preset(preset: str) -> tuple[str, dict[str, int] | list[str]]:
         if preset == "qwen2":
             return q.PAT_STR, [t for _, t in q.SPECIAL_TOKENS]
         return q.QWEN3_5_PAT_STR, [t for _, t in q.QWEN3_5_SPECIAL_TOKENS]
+    if preset == "llama4":
+        _need("llama_models", "tokenizers")
+        from llama_models.llama4.tokenizer import Tokenizer
+
+        return Tokenizer.O200K_PATTERN, []
+    if preset == "kimi":
+        _need("splintr", "tokenizers")
+        import splintr
+
+        return splintr.KIMI_PATTERN, []
     raise UsageError(f"unknown --pattern {preset!r}; choose one of {', '.join(PATTERN_PRESETS)}")
 
 
-def load_tiktoken_file(path: Path, *, name: str, pattern: str | None = None) -> TokenizerHandle:
-    """A tiktoken BPE file (base64 token, rank per line); ``pattern`` picks the split regex."""
+def load_tiktoken_file(
+    path: Path,
+    *,
+    name: str,
+    pattern: str | None = None,
+    specials: dict[str, int] | None = None,
+    extra: Path | None = None,
+) -> TokenizerHandle:
+    """A tiktoken BPE file (base64 token, rank per line).
+
+    ``pattern`` is a preset name (:data:`PATTERN_PRESETS`) or, from a snapshot folder, the split
+    regex itself; without one the pinned package table is asked for the file's digest.
+    ``specials`` (spelling → id) replace the preset's; ``extra``: the snapshot folder whose
+    pattern source and config files join the digest.
+    """
     _need("tiktoken")
     import tiktoken
     from tiktoken.load import load_tiktoken_bpe
 
-    from provenance.tokenizers.packages import KNOWN_BPE_DIGESTS
+    from provenance.tokenizers.packages import known_bpe_pattern
 
     digest = file_sha256([path])
-    preset = pattern or KNOWN_BPE_DIGESTS.get(digest)
+    preset = pattern or known_bpe_pattern(digest)
     if preset is None:
         raise UsageError(
             f"tokenizer file {path} is a bare BPE table whose split pattern is unknown; "
             f"pass --pattern ({', '.join(PATTERN_PRESETS)})"
         )
-    pat, special_list = tiktoken_preset(preset)
+    if preset in PATTERN_PRESETS:
+        pat, special_list = tiktoken_preset(preset)
+    else:
+        pat, special_list = preset, []
     try:
         ranks = load_tiktoken_bpe(str(path))
     except Exception as exc:
         raise _unreadable(path, f"not a tiktoken BPE file ({type(exc).__name__})") from None
     start = max(ranks.values(), default=-1) + 1
-    special_ids = {s: start + i for i, s in enumerate(special_list)}
-    enc = tiktoken.Encoding(
-        f"provenance-{digest[:12]}", pat_str=pat, mergeable_ranks=ranks, special_tokens=special_ids
+    special_ids = (
+        dict(specials) if specials else {s: start + i for i, s in enumerate(special_list)}
     )
+    if extra is not None:
+        from provenance.tokenizers.snapshot import snapshot_digest
+
+        digest = snapshot_digest(path, extra, pat)
+    try:
+        enc = tiktoken.Encoding(
+            f"provenance-{digest[:12]}",
+            pat_str=pat,
+            mergeable_ranks=ranks,
+            special_tokens=special_ids,
+        )
+    except ValueError as exc:
+        raise _unreadable(path, f"split pattern or specials rejected ({str(exc)[:120]})") from None
     encode = enc.encode_ordinary
     if preset in NFC_PRESETS:
         import unicodedata
@@ -198,7 +271,14 @@ def load_tiktoken_file(path: Path, *, name: str, pattern: str | None = None) -> 
         def encode(text: str) -> list[int]:
             return enc.encode_ordinary(unicodedata.normalize("NFC", text))
 
-    return TokenizerHandle(name, digest, "tiktoken-bpe", encode, frozenset(special_ids))
+    return TokenizerHandle(
+        name,
+        digest,
+        "tiktoken-bpe",
+        encode,
+        frozenset(special_ids),
+        piece=enc.decode_single_token_bytes,
+    )
 
 
 def load_sentencepiece(path: Path, *, name: str) -> TokenizerHandle:
@@ -231,4 +311,13 @@ def load_sentencepiece(path: Path, *, name: str) -> TokenizerHandle:
     def encode_plain(text: str) -> list[int]:
         return sp.encode(text)
 
-    return TokenizerHandle(name, file_sha256([path]), "sentencepiece", encode_plain, specials)
+    from provenance.tokenizers.pieces import sentencepiece_piece
+
+    return TokenizerHandle(
+        name,
+        file_sha256([path]),
+        "sentencepiece",
+        encode_plain,
+        specials,
+        piece=sentencepiece_piece(sp),
+    )

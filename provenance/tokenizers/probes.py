@@ -27,11 +27,13 @@ SEPARATOR = "\n"
 
 @dataclass(frozen=True)
 class Probe:
-    """One request text: ``id`` (``p1`` …), the full ``text``, the unit ids packed in it."""
+    """One request text: ``id`` (``p1`` …), the full ``text``, the unit ids packed in it, and
+    ``kind`` (``specials`` for the probe of special-token spellings, else ``text…``)."""
 
     id: str
     text: str
     units: tuple[str, ...]
+    kind: str = "text"
 
     @property
     def sha256(self) -> str:
@@ -78,7 +80,10 @@ def load_probe_set(path: Path | None = None) -> ProbeSet:
         if doc.get("schema") != PROBE_SCHEMA:
             raise ValueError(f"schema is {doc.get('schema')!r}, expected {PROBE_SCHEMA!r}")
         baseline = Probe("baseline", doc["baseline"]["text"], ())
-        probes = tuple(Probe(p["id"], p["text"], tuple(p.get("units", ()))) for p in doc["probes"])
+        probes = tuple(
+            Probe(p["id"], p["text"], tuple(p.get("units", ())), str(p.get("kind", "text")))
+            for p in doc["probes"]
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CatalogError(
             f"probe set {path} is unreadable ({exc}); regenerate it with "

@@ -10,8 +10,10 @@ File layout (``fingerprints/tokenizers/<id>.jsonl``; never edited by hand, see
   ``tokens_parsed`` lists the distinct counts with special spellings parsed (one entry per distinct
   value over the source files that make up the id).
 
-``base`` names another id whose ordinary-text counts are identical on every probe (the two differ
-only in their special tokens, e.g. ``o200k-harmony`` → ``o200k``).
+``base`` names another id with the same merge ranks: ordinary-text counts are identical on every
+text probe, and the two differ only in their special or added tokens, which only the probe of
+special spellings can show (``o200k-harmony`` → ``o200k``; ``deepseek-v3`` → ``deepseek-v4``,
+whose ``tokenizer.json`` matches ``<think>`` even in plain text).
 """
 
 from __future__ import annotations
@@ -109,9 +111,10 @@ def build_signature(
             probe.id, probe.sha256, next(iter(text_counts.values())), tuple(parsed)
         )
     if base is not None:
+        specials = {p.id for p in probe_set.probes if p.kind == "specials"}
         for pid, c in counts.items():
             other = base.counts.get(pid)
-            if other is None or other.tokens != c.tokens:
+            if other is None or (pid not in specials and other.tokens != c.tokens):
                 raise UsageError(
                     f"--base {base.id}: probe {pid} counts differ as ordinary text, "
                     "so it is not the same BPE; drop --base"

