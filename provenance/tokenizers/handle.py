@@ -84,8 +84,8 @@ class TokenizerHandle:
         for index, ch in enumerate(text):
             char_at[offset] = index
             offset += len(ch.encode("utf-8"))
-        out = {char_at[e - shift] for e in ends if 0 < e - shift < len(raw) and e - shift in char_at}
-        return frozenset(out)
+        inside = (e - shift for e in ends)
+        return frozenset(char_at[e] for e in inside if 0 < e < len(raw) and e in char_at)
 
 
 def special_splitter(specials: Iterable[str]) -> re.Pattern[str] | None:

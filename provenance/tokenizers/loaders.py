@@ -248,9 +248,7 @@ def load_tiktoken_file(
     except Exception as exc:
         raise _unreadable(path, f"not a tiktoken BPE file ({type(exc).__name__})") from None
     start = max(ranks.values(), default=-1) + 1
-    special_ids = (
-        dict(specials) if specials else {s: start + i for i, s in enumerate(special_list)}
-    )
+    special_ids = dict(specials) if specials else {s: start + i for i, s in enumerate(special_list)}
     if extra is not None:
         from provenance.tokenizers.snapshot import snapshot_digest
 

@@ -232,9 +232,14 @@ def _splintr_specials(tok: Any, base: int) -> dict[str, int]:
             text = tok.decode_with_special([rank])
         except ValueError:
             continue
-        if len(text) > 2 and text[0] in "<[" and text[-1] in ">]":
-            if tok.encode_ordinary(text) != [rank] and tok.encode_with_special(text) == [rank]:
-                out[text] = rank
+        if (
+            len(text) > 2
+            and text[0] in "<["
+            and text[-1] in ">]"
+            and tok.encode_ordinary(text) != [rank]
+            and tok.encode_with_special(text) == [rank]
+        ):
+            out[text] = rank
     return out
 
 
