@@ -165,3 +165,5 @@ class ExchangeRecord:
     secret_hashes: list[str] = field(default_factory=list)  # keyed hashes of redacted secrets
     error: str | None = None
     deployment: str | None = None  # a customer-chosen deployment alias (Azure), if in the URL
+    # streamed text piece lengths per channel, in characters (offsets, never the text itself)
+    stream_deltas: dict[str, list[int]] | None = None

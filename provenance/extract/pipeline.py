@@ -296,6 +296,7 @@ def extract(
         secret_hashes=list(secret_hashes),
         error=error,
         deployment=next((o.model_id for o in observations if o.kind == "deployment"), None),
+        stream_deltas=response_tap.deltas if response_tap is not None else None,
     )
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from provenance.extract.bedrock import interpret as bedrock_event
 from provenance.extract.decode import DEFAULT_DECODED_CAP, BodyDecoder
+from provenance.extract.deltas import DeltaLog
 from provenance.extract.documents import scan_document
 from provenance.extract.envelope import Envelope, EnvelopeFramer, parse_trailers
 from provenance.extract.eventstream import EventMessage, EventStreamFramer
@@ -89,6 +90,7 @@ class TapResult:
     frames: int = 0
     trailers: list[tuple[str, str]] = field(default_factory=list)
     field_secrets: list[tuple[str, str]] = field(default_factory=list)
+    deltas: dict[str, list[int]] | None = None  # streamed text piece lengths per channel
 
 
 def framing_for(content_type: str | None) -> str:
@@ -152,8 +154,10 @@ class BodyTap:
         message_encoding: str | None = None,
         decoded_cap: int = DEFAULT_DECODED_CAP,
         json_cap: int = DEFAULT_JSON_CAP,
+        delta_log: DeltaLog | None = None,
     ) -> None:
         self.role = role
+        self._deltas = delta_log if delta_log is not None else DeltaLog()
         self.content_type = content_type
         self.max_body = max(int(max_body), 0)
         self._json_cap = json_cap
@@ -488,6 +492,8 @@ class BodyTap:
             self._usage.add(dialect, prefix + _located(location, wildcard), obj)
         for location, value in found.extra:
             self._usage.add_raw(prefix + _located(location, wildcard), value)
+        if source is not Source.RESPONSE_FIELD and source is not Source.REQUEST_FIELD:
+            self._deltas.add(doc)
 
     def _observe(self, model_id: str, source: Source, location: str) -> None:
         key = (model_id, source.value, location)
@@ -549,6 +555,7 @@ class BodyTap:
                 frames=self._frames,
                 trailers=list(self._trailers),
                 field_secrets=list(self._field_secrets),
+                deltas=self._deltas.result() if self.role == "response" else None,
             )
         except Exception as exc:  # pragma: no cover - defensive
             return TapResult(

@@ -169,6 +169,8 @@ class ExchangeRow(Base):
     error: Mapped[str | None]
     secret_hashes: Mapped[list[Any]]
     deployment: Mapped[str | None]  # a customer-chosen deployment alias (Azure), if observed
+    # streamed text piece lengths per channel ({"content": [3, 1, 4, …]}), see extract.deltas
+    stream_deltas: Mapped[dict[str, Any] | None]
 
 
 class ObservationRow(Base):

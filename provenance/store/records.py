@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-FINGERPRINT_KINDS = ("tokenizer", "tokenizer-passive", "logits")
+FINGERPRINT_KINDS = ("tokenizer", "tokenizer-passive", "tokenizer-boundary", "logits")
 
 
 @dataclass(slots=True)

@@ -297,6 +297,7 @@ def _exchange_row(
         "error": r.error,
         "secret_hashes": list(r.secret_hashes),
         "deployment": deployment,
+        "stream_deltas": r.stream_deltas,
     }
 
 

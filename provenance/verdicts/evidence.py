@@ -19,6 +19,7 @@ class Kind(enum.StrEnum):
     PROVIDER = "provider"  # the host's provider, when it serves a single vendor's models
     TOKENIZER = "tokenizer"  # an active tokenizer fingerprint run
     TOKENIZER_PASSIVE = "tokenizer-passive"  # a tokenizer fitted to captured counts
+    TOKENIZER_BOUNDARY = "tokenizer-boundary"  # a tokenizer explaining captured stream chunks
     LOGITS = "logits"  # a logit fingerprint run against local reference models
 
 

@@ -20,7 +20,9 @@ The rules, in the order they apply:
    model: an id in a response is the served model's own name (0.9); an id only in a request is
    what the client asked for (0.7); a logit match to a local base is direct but statistical
    (0.8); an active tokenizer match names a tokenizer shared by a family line (0.6); a passive
-   fit is noisier (0.4); a single-vendor provider adds 0.2. An id's weight is scaled by its
+   fit is noisier (0.4), and so is a stream-boundary match (0.4: it rests on how the server
+   chunks its stream, and similar vocabularies segment most text alike); a single-vendor
+   provider adds 0.2. An id's weight is scaled by its
    share of the id-bearing traffic. Confidence is a ranking of how much independent, direct
    evidence agrees — not a calibrated probability; 0.9 means "the product's own traffic names
    it", 0.97+ means "named and independently confirmed".
@@ -45,6 +47,7 @@ WEIGHTS: dict[str, float] = {
     Kind.LOGITS: 0.8,
     Kind.TOKENIZER: 0.6,
     Kind.TOKENIZER_PASSIVE: 0.4,
+    Kind.TOKENIZER_BOUNDARY: 0.4,
     Kind.PROVIDER: 0.2,
 }
 MIXED_SHARE = 0.2  # a family with at least this share of id-bearing exchanges counts as in use

@@ -1,7 +1,8 @@
 """``provenance fingerprint tokenizer`` (active, ≤ 4 requests) and ``… passive`` (captured traffic).
 
 Both print one JSON document with ``--json`` (schema ``provenance.tokenizer-fingerprint/1``, or
-``provenance.tokenizer-passive/1`` with one such result per product and model id), else a table.
+``provenance.tokenizer-passive/1``: ``results``, the count fits, and ``boundaries``, the
+stream-boundary fits, one per product and model id each), else tables.
 A ``null`` verdict is a finding, not a failure: exit 0. Runs are saved to the store unless
 ``--no-store``. The API key is read from the environment and never printed or stored.
 """
@@ -51,7 +52,10 @@ def register(stages: argparse._SubParsersAction) -> None:
     add_json_option(active)
     active.set_defaults(func=_run_active)
 
-    passive = stages.add_parser("passive", help="fit known tokenizers to captured usage counts")
+    passive = stages.add_parser(
+        "passive",
+        help="fit known tokenizers to captured usage counts and stream chunk boundaries",
+    )
     passive.add_argument("--product", default=None, help="only this product")
     passive.add_argument(
         "--min-samples",
@@ -151,22 +155,31 @@ def save_run(db: str | None, kind: str, doc: dict[str, Any], *, product: str | N
 
 
 def _run_passive(args: argparse.Namespace) -> int:
+    from provenance.fingerprint.tokenizer.boundary import run_boundary
     from provenance.fingerprint.tokenizer.passive import PASSIVE_SCHEMA, run_passive
     from provenance.store import open_store
 
     store = open_store(args.db, create=False)
     try:
         results = run_passive(store, product=args.product, min_samples=args.min_samples)
+        boundaries = run_boundary(store, product=args.product)
     finally:
         store.close()
     if args.json:
-        emit_json({"schema": PASSIVE_SCHEMA, "results": results})
+        emit_json({"schema": PASSIVE_SCHEMA, "results": results, "boundaries": boundaries})
     else:
         if not results:
             print("no (product, model id) with captured prompt-token counts")
         for doc in results:
             _print_result(doc, f"passive fit: {doc['product'] or '—'} / {doc['model'] or '—'}")
+        if not boundaries:
+            print("no (product, model id) with stored streamed text")
+        for doc in boundaries:
+            title = f"stream boundaries: {doc['product'] or '—'} / {doc['model'] or '—'}"
+            _print_result(doc, title)
     if not args.no_store:
         for doc in results:
             save_run(args.db, "tokenizer-passive", doc, product=doc.get("product"))
+        for doc in boundaries:
+            save_run(args.db, "tokenizer-boundary", doc, product=doc.get("product"))
     return 0

@@ -65,7 +65,7 @@ def load_samples(
     """(product, model id) → [(text, messages, reported input tokens)] from the store."""
     from sqlalchemy import select
 
-    from provenance.store.models import ExchangeRow, ObservationRow, ProductRow
+    from provenance.store.models import ExchangeRow, ProductRow
 
     stmt = (
         select(
@@ -83,17 +83,7 @@ def load_samples(
     groups: dict[tuple[str | None, str | None], list[tuple[str, int, int]]] = defaultdict(list)
     with store.session() as session:
         rows = session.execute(stmt).all()
-        ids = [r[0] for r in rows]
-        models: dict[int, str] = {}
-        if ids:
-            obs = session.execute(
-                select(ObservationRow.exchange_id, ObservationRow.model_id, ObservationRow.role)
-                .where(ObservationRow.exchange_id.in_(ids))
-                .order_by(ObservationRow.id)
-            ).all()
-            for exchange_id, model_id, role in obs:
-                if role == "response" or exchange_id not in models:
-                    models[exchange_id] = model_id
+        models = model_of_exchanges(session, [r[0] for r in rows])
     for exchange_id, prod, body_text, tokens, truncated in rows:
         if truncated or not body_text or REDACTION_MARK in body_text:
             continue
@@ -105,6 +95,26 @@ def load_samples(
             continue
         groups[(prod, models.get(exchange_id))].append((parsed[0], parsed[1], int(tokens)))
     return dict(groups)
+
+
+def model_of_exchanges(session: Any, ids: list[int]) -> dict[int, str]:
+    """exchange id → the model id it names (a response's id wins over a request's)."""
+    from sqlalchemy import select
+
+    from provenance.store.models import ObservationRow
+
+    models: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        obs = session.execute(
+            select(ObservationRow.exchange_id, ObservationRow.model_id, ObservationRow.role)
+            .where(ObservationRow.exchange_id.in_(chunk), ObservationRow.kind == "model")
+            .order_by(ObservationRow.id)
+        ).all()
+        for exchange_id, model_id, role in obs:
+            if role == "response" or exchange_id not in models:
+                models[exchange_id] = model_id
+    return models
 
 
 def fit_candidate(
@@ -139,7 +149,8 @@ def fit_candidate(
     return CandidateScore(sig_id, exact, status, reason, "text", int(np.sum(np.abs(residual)))), fit
 
 
-def _handles(signatures: list[Signature]) -> dict[str, TokenizerHandle]:
+def candidate_handles(signatures: list[Signature]) -> dict[str, TokenizerHandle]:
+    """One loaded tokenizer per signature id (its first source that loads here)."""
     from provenance.errors import ProvenanceError
     from provenance.tokenizers.loaders import load_tokenizer
 
@@ -166,7 +177,7 @@ def run_passive(
     if not groups:
         return []
     signatures = signatures if signatures is not None else load_signatures()
-    handles = _handles(signatures)
+    handles = candidate_handles(signatures)
     usable = [s for s in signatures if s.id in handles]
     results = []
     for (prod, model), samples in sorted(

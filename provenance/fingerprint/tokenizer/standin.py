@@ -247,3 +247,34 @@ class StandInServer:
                 return
 
         return Handler
+
+
+def chunk_stream(handle: Any, text: str, tokens_per_chunk: int = 1, *, seed: int | None = None):
+    """The text pieces a streaming server sends for ``text`` generated with ``handle``'s tokens.
+
+    Like vLLM's incremental detokenizer: after every ``tokens_per_chunk`` tokens (or a random
+    1…``tokens_per_chunk`` when ``seed`` is given) the decoded text so far is sent, holding back
+    the bytes of a character that is not complete yet.
+    """
+    rng = random.Random(seed) if seed is not None else None
+    pending = b""
+    pieces: list[str] = []
+    count = 0
+    size = tokens_per_chunk if rng is None else rng.randint(1, tokens_per_chunk)
+    for token in handle.encode(text):
+        pending += handle.piece(token)
+        count += 1
+        if count < size:
+            continue
+        try:
+            decoded = pending.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        pieces.append(decoded)
+        pending, count = b"", 0
+        size = tokens_per_chunk if rng is None else rng.randint(1, tokens_per_chunk)
+    if pending:
+        pieces.append(pending.decode("utf-8", "replace"))
+    if pieces and pieces[0].startswith(" ") and not text.startswith(" "):
+        pieces[0] = pieces[0][1:]  # a SentencePiece dummy prefix is not part of the output
+    return pieces
