@@ -44,6 +44,8 @@ def external_modules() -> list[str]:
     names = []
     if (ROOT / "bench" / "tokenizer_matrix.py").exists():
         names.append("bench.tokenizer_matrix")
+    if (ROOT / "bench" / "tokenizer_boundary.py").exists():
+        names.append("bench.tokenizer_boundary")
     names += [f"bench.{p.stem}" for p in sorted((ROOT / "bench").glob("logits_*.py"))]
     return names
 

@@ -48,7 +48,8 @@ st.dataframe(
 )
 st.caption(
     "Confidence is the noisy-OR of the weights of the agreeing evidence (an id in a response 0.9, "
-    "logits 0.8, an id in a request 0.7, tokenizer 0.6, passive tokenizer fit 0.4): a ranking "
+    "logits 0.8, an id in a request 0.7, tokenizer 0.6, passive tokenizer fit and stream "
+    "boundaries 0.4): a ranking "
     "of how much independent, direct evidence agrees, not a calibrated probability."
 )
 

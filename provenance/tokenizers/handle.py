@@ -75,7 +75,7 @@ class TokenizerHandle:
             pos += len(piece)
             ends.append(pos)
         shift = 0
-        if pos == len(raw) + 1 and pieces[0][:1] == b" " and not raw.startswith(b" "):
+        if pos == len(raw) + 1 and pieces[0][:1] == b" ":
             shift = 1  # SentencePiece put its "▁" dummy prefix in front of the text
         elif pos != len(raw):
             return None

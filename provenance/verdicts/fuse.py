@@ -223,9 +223,11 @@ def _vote_ids(ids: list[IdEvidence], votes, support, reasons: list[str]) -> None
 
 
 def _vote_run(run: FingerprintEvidence, votes, support, reasons: list[str]) -> None:
-    label = {Kind.TOKENIZER: "tokenizer", Kind.TOKENIZER_PASSIVE: "passive tokenizer fit"}.get(
-        run.kind, "logits"
-    )
+    label = {
+        Kind.TOKENIZER: "tokenizer",
+        Kind.TOKENIZER_PASSIVE: "passive tokenizer fit",
+        Kind.TOKENIZER_BOUNDARY: "stream boundaries",
+    }.get(run.kind, "logits")
     if run.verdict is None:
         reasons.append(f"{label}: no known candidate fits{_detail(run)}")
         return

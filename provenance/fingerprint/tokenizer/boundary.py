@@ -32,7 +32,9 @@ fewer than three events):
    on at least ``USAGE_SHARE`` of ≥ 3 streams stay in the running, and none → ``null`` ("chunks
    hold several tokens"). A server that re-chunks several tokens per chunk is therefore named
    only through the usage check;
-4. another fitting candidate whose ``misses + splits`` is within ``margin`` of the best is
+4. a claim needs the best to miss at most ``NAME_MISS`` of the chunk ends (fitting at up to
+   ``MAX_MISS`` only keeps a candidate in the running as a rival);
+5. another fitting candidate whose ``misses + splits`` is within ``margin`` of the best is
    indistinguishable on this text: the shared base id when the two share merge ranks, else
    ``null`` ("indistinguishable"; e.g. Llama 3 and cl100k share their first 100k ranks, so
    English text rarely separates them).
@@ -51,12 +53,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provenance.extract.deltas import DeltaLog
+from provenance.fingerprint.tokenizer.scoring import shared_base
 from provenance.tokenizers.handle import TokenizerHandle
 from provenance.tokenizers.signatures import Signature
 
 BOUNDARY_SCHEMA = "provenance.tokenizer-boundary/1"
 MIN_BOUNDARIES = 30
 MAX_MISS = 0.10
+NAME_MISS = 0.02
 SINGLE = 1.03
 USAGE_SLACK = 3
 USAGE_SHARE = 0.8
@@ -240,6 +244,12 @@ def decide(
     runner = next((f for f in fitting[1:] if f not in tied), None)
     if runner is not None:
         summary += f"; next {runner.tokenizer} costs {runner.cost} vs {best.cost}"
+    if best.misses > max(1.0, NAME_MISS * best.boundaries):
+        reason = (
+            f"{best.tokenizer} explains the chunks best but {best.misses} of {best.boundaries} "
+            f"chunk ends fall inside its tokens (a claim needs at most {NAME_MISS:.0%})"
+        )
+        return {**null, "reason": reason}, rows
     if not tied:
         sig = by_id.get(best.tokenizer)
         decision = {
@@ -251,14 +261,9 @@ def decide(
         }
         return decision, rows
     ids = [best.tokenizer, *(f.tokenizer for f in tied)]
-    bases = {by_id[i].base or i if i in by_id else i for i in ids}
-    if len(bases) == 1:
-        base = bases.pop()
-        families: list[str] = []
-        for i in [base, *ids]:
-            for fam in by_id[i].family_keys if i in by_id else []:
-                if fam not in families:
-                    families.append(fam)
+    shared = shared_base(ids, by_id)
+    if shared is not None:
+        base, families = shared
         decision = {
             "verdict": base,
             "families": families,

@@ -106,6 +106,21 @@ def rank(
     return sorted(scores, key=lambda c: (order[c.status], -c.score, c.error, c.tokenizer))
 
 
+def shared_base(ids: list[str], by_id: dict[str, Signature]) -> tuple[str, list[str]] | None:
+    """(base id, union of families) when every id in ``ids`` has the same merge ranks (one is
+    the others' ``base``), else None. Families come base first, each once."""
+    bases = {(by_id[i].base or i) if i in by_id else i for i in ids}
+    if len(bases) != 1:
+        return None
+    base = bases.pop()
+    families: list[str] = []
+    for i in [base, *ids]:
+        for fam in by_id[i].family_keys if i in by_id else []:
+            if fam not in families:
+                families.append(fam)
+    return base, families
+
+
 def decide(ranking: list[CandidateScore], signatures: list[Signature]) -> dict[str, Any]:
     """``{"verdict", "reason", "families", "specials", "alternatives"}`` from a ranking."""
     by_id = {s.id: s for s in signatures}
@@ -134,14 +149,9 @@ def decide(ranking: list[CandidateScore], signatures: list[Signature]) -> dict[s
             "specials": c.mode,
             "alternatives": [],
         }
-    bases = {by_id[i].base or i for i in ids}
-    if len(bases) == 1:
-        base = bases.pop()
-        families: list[str] = []
-        for i in [base, *ids]:
-            for fam in by_id[i].family_keys if i in by_id else []:
-                if fam not in families:
-                    families.append(fam)
+    shared = shared_base(ids, by_id)
+    if shared is not None:
+        base, families = shared
         reason = (
             f"{', '.join(ids)} share the {base} BPE and count these probes alike "
             "(special spellings were not parsed); reported as the shared id"
