@@ -120,5 +120,10 @@ class CachedReference(ReferenceModel):
         except OSError:
             pass  # a cache that cannot be written only costs time
 
+    def generate_greedy(self, ids: Sequence[int], max_new_tokens: int) -> tuple[list[int], bool]:
+        """The wrapped reference's greedy continuation (never cached); AttributeError when the
+        wrapped backend cannot generate."""
+        return self.inner.generate_greedy(ids, max_new_tokens)  # type: ignore[attr-defined]
+
     def close(self) -> None:
         self.inner.close()

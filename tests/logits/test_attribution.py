@@ -1,7 +1,7 @@
 """End to end: `provenance fingerprint logits` against zoo models served over HTTP.
 
-Every derivative must be attributed to its base and every unrelated model must get a null
-verdict, with at most 32 requests each, through the CLI and the shipped calibration.
+Every derivative must be attributed to its base (outcome ``match``) and no unrelated model may
+ever be matched, with at most 32 requests each, through the CLI and the in-run null.
 """
 
 from __future__ import annotations
@@ -77,8 +77,12 @@ def test_derivative_is_attributed_to_its_base(name: str, zoo, capsys) -> None:
         doc = fingerprint(url, zoo.bases, capsys)
     assert doc["method"] == "logprobs" and doc["evidence"]["api"] == "completions-echo"
     assert doc["verdict"] == parent, doc["reason"]
+    assert doc["outcome"] == "match"
     assert doc["ranking"][0]["reference"] == parent
     assert all(e["status"] == "compared" for e in doc["ranking"])
+    top = doc["ranking"][0]
+    assert top["p_adjusted"] < doc["evidence"]["decision"]["alpha"]
+    assert doc["evidence"]["decision"]["null"]["pairs"] == 6  # 3 references, each vs the others
 
 
 @pytest.mark.parametrize("name", [r.name for r in UNRELATED])
@@ -86,7 +90,7 @@ def test_unrelated_model_gets_a_null_verdict(name: str, zoo, capsys) -> None:
     with serve(zoo.unrelated[name], "product") as url:
         doc = fingerprint(url, zoo.bases, capsys)
     assert doc["verdict"] is None, doc["ranking"]
-    assert "unrelated" in doc["reason"]
+    assert doc["outcome"] in ("unrelated", "inconclusive"), doc["reason"]
 
 
 def test_foreign_vocabulary_is_ruled_out_and_cache_reused(zoo, capsys) -> None:
@@ -158,9 +162,18 @@ def test_greedy_agreement_without_logprobs(name: str, zoo, capsys) -> None:
     assert doc["evidence"]["api"] == "completions-text"
     if name in zoo.derivatives:
         # greedy agreement is weak evidence: the parent must rank first, and any verdict given
-        # must name it (the calibrated threshold may withhold one)
+        # must name it (the in-run null may withhold one)
         parent = zoo.derivatives[name][1]
         assert doc["ranking"][0]["reference"] == parent, doc["ranking"]
         assert doc["verdict"] in (parent, None)
     else:
         assert doc["verdict"] is None, doc["ranking"]
+
+
+def test_fewer_than_three_references_is_inconclusive(zoo, capsys) -> None:
+    folder, _ = zoo.derivatives["deriv-a"]
+    two = {k: zoo.bases[k] for k in ("base-a", "base-b")}
+    with serve(folder, "product") as url:
+        doc = fingerprint(url, two, capsys)
+    assert doc["verdict"] is None and doc["outcome"] == "inconclusive"
+    assert "at least 3" in doc["reason"]

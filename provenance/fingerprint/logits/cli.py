@@ -47,7 +47,6 @@ def register(stages: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-requests", type=int, default=32, help="probe request budget (default 32)")
     p.add_argument("--no-cache", action="store_true", help="do not use the reference score cache")
-    p.add_argument("--calibration", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--product", default=None, help="product name to store the run under")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request")
     p.add_argument("--no-store", action="store_true", help="do not save the run in the store")
@@ -107,19 +106,18 @@ def load_references(args: argparse.Namespace) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print (and store) its document."""
     from provenance.fingerprint.logits.endpoint import EndpointProber, http_post
-    from provenance.fingerprint.logits.engine import load_calibration, run_fingerprint
+    from provenance.fingerprint.logits.engine import run_fingerprint
     from provenance.reference.http import _public
 
     if args.max_requests < 1:
         raise UsageError("--max-requests must be at least 1")
     key = _api_key(args.api_key_env)
     started = datetime.now(UTC)
-    calibration = load_calibration(args.calibration)
     refs = load_references(args)
     post, client = http_post(args.url, api_key=key, timeout=args.timeout)
     try:
         prober = EndpointProber(post, args.model, max_requests=args.max_requests)
-        doc = run_fingerprint(prober, refs, calibration=calibration)
+        doc = run_fingerprint(prober, refs)
     finally:
         client.close()
         for r in refs:
@@ -134,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
         rows = [(e["reference"], e["score"], e["status"], e["reason"]) for e in doc["ranking"]]
         print_table(f"logit fingerprint of {doc['target']} ({doc['method']})",
                     ["reference", "score", "status", "reason"], rows)  # fmt: skip
-        print(f"verdict: {doc['verdict'] or 'null'}; {doc['reason']}; requests: {doc['requests']}")
+        print(
+            f"verdict: {doc['verdict'] or 'null'} ({doc['outcome']}); {doc['reason']}; "
+            f"requests: {doc['requests']}"
+        )
     if not args.no_store:
         save_run(args.db, doc, product=args.product, started=started)
     return 0
@@ -153,7 +154,7 @@ def save_run(db: str | None, doc: dict[str, Any], *, product: str | None, starte
         requests=int(doc.get("requests") or 0),
         result=doc,
         product=product,
-        verdict="match" if doc.get("verdict") else "unrelated",
+        verdict=str(doc.get("outcome") or ("match" if doc.get("verdict") else "unrelated")),
         family=doc.get("verdict"),  # the reference (candidate base) named, or None
     )
     store = open_store(db, create=True)

@@ -40,6 +40,7 @@ class ReferenceComparison:
     reason: str = ""
     features: list[float] = field(default_factory=list)  # reference log-probs
     agreement: list[int] = field(default_factory=list)  # greedy mode: 1 if argmax == token
+    blocks: list[int] = field(default_factory=list)  # greedy: agreement entries per observation
 
 
 class RuledOut(Exception):
@@ -65,6 +66,15 @@ def endpoint_features(observations: Sequence[Observation]) -> list[float]:
                 continue
             out.append(tok.logprob)
             out.extend(lp for _, lp in tok.top)
+    return out
+
+
+def endpoint_blocks(observations: Sequence[Observation]) -> list[int]:
+    """How many features each observation (probe) contributes, in feature order."""
+    out = []
+    for obs in observations:
+        start = 1 if obs.api == "completions-echo" else 0
+        out.append(sum(1 + len(t.top) for t in obs.tokens[start:] if t.logprob is not None))
     return out
 
 
@@ -127,8 +137,8 @@ def reference_agreement(
     Only informative positions count (see :func:`informative`).
     """
     comp = ReferenceComparison(ref.name)
-    sequences, positions = [], []
-    for obs in observations:
+    sequences, positions, used = [], [], []
+    for n, obs in enumerate(observations):
         if obs.api == "completions-text":
             prefix = ref.tokenize(obs.prompt or "")
         else:
@@ -139,8 +149,11 @@ def reference_agreement(
             continue
         sequences.append(prefix + gen)
         positions.append([len(prefix) + i for i in keep])
-    for seq_rows in ref.score(sequences, positions, top_k=1):
+        used.append(n)
+    comp.blocks = [0] * len(observations)
+    for n, seq_rows in zip(used, ref.score(sequences, positions, top_k=1), strict=True):
         comp.agreement.extend(int(bool(r.top) and r.top[0][0] == r.token_id) for r in seq_rows)
+        comp.blocks[n] = len(seq_rows)
     return comp
 
 

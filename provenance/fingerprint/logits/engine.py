@@ -1,16 +1,16 @@
 """One logit-fingerprint run: probe the endpoint, compare with every reference, decide.
 
-The decision uses thresholds calibrated by ``python -m provenance.fingerprint.logits.calibrate``
-and stored in ``fingerprints/logits/calibration.json``:
+The decision (:mod:`.decision`) estimates in every run how close unrelated bases are to each
+other — each reference in turn played as the endpoint against the others, on the same probes —
+and names a reference only when the endpoint is significantly closer to it than that *and* than
+to the runner-up. Outcomes: ``match`` (verdict = the reference), ``unrelated`` and
+``inconclusive`` (verdict null; the reason says which and why). No threshold is calibrated
+offline, so nothing tuned on one zoo is carried to models of another scale.
 
-* two or more references compared (method ``logprobs``): the reference with the highest lineage
-  score is the verdict when that score reaches ``logprobs.lineage_threshold``; otherwise null;
-* one reference compared: its distance must be at most ``logprobs.distance_threshold`` nats;
-* method ``greedy-agreement``: the excess agreement (two or more references) must reach
-  ``greedy.excess_threshold``; with one reference its agreement must reach
-  ``greedy.agreement_threshold``.
-
-A null verdict is a finding ("unrelated to every reference"), not an error.
+* method ``logprobs``: the lineage score (consensus-residual correlation of log-probabilities);
+* method ``greedy-agreement`` (no logprobs): the excess greedy agreement; its null needs every
+  reference's own greedy continuations, so references that cannot generate (remote servers) make
+  the run ``inconclusive``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from provenance.errors import CatalogError, FingerprintError
-from provenance.fingerprint.logits import compare
+from provenance.fingerprint.logits import compare, decision
 from provenance.fingerprint.logits.endpoint import BudgetExhausted, EndpointProber, Observation
 from provenance.reference.base import ReferenceModel
 
@@ -50,13 +50,6 @@ def load_probes() -> list[dict[str, str]]:
     return list(load_json_data("probes.json")["probes"])
 
 
-def load_calibration(path: Path | None = None) -> dict[str, Any]:
-    """The calibrated thresholds (``path`` overrides the shipped file)."""
-    if path is not None:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    return load_json_data("calibration.json")
-
-
 def probe_digest(probes: Sequence[Mapping[str, str]]) -> str:
     """sha256 of the probe texts used."""
     doc = json.dumps([[p["id"], p["text"]] for p in probes], separators=(",", ":"))
@@ -80,13 +73,24 @@ def _round(x: float | None, nd: int = 4) -> float | None:
     return None if x is None or math.isnan(x) else round(x, nd)
 
 
+@dataclass
+class Comparison:
+    """Everything the decision needs from one run's comparison."""
+
+    method: str
+    entries: list[dict[str, Any]]
+    evidence: dict[str, Any]
+    compared: list[compare.ReferenceComparison]
+    endpoint: list[float]
+    blocks: list[int]
+
+
 def compare_all(
     observations: Sequence[Observation], references: Sequence[ReferenceModel]
-) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-    """(method, ranking entries without a decision, evidence) for these observations."""
+) -> Comparison:
+    """Each reference compared with the endpoint (ranking entries without a decision)."""
     greedy = bool(observations) and observations[0].api in ("completions-text", "chat-text")
     method = "greedy-agreement" if greedy else "logprobs"
-    entries: list[dict[str, Any]] = []
     comps: list[compare.ReferenceComparison] = []
     for ref in references:
         try:
@@ -99,90 +103,144 @@ def compare_all(
         comps.append(comp)
     ok = [c for c in comps if c.status == "compared"]
     evidence: dict[str, Any] = {}
+    feats: list[float] = []
+    blocks: list[int] = []
+    extra: dict[str, dict[str, Any]] = {}
     if greedy:
-        rates = [compare.agreement_rate(c.agreement) for c in ok]
-        mean = sum(rates) / len(rates) if rates else math.nan
-        for c, r in zip(ok, rates, strict=True):
-            c.reason = f"agreement {r:.3f} over {len(c.agreement)} tokens"
-        scores = {
-            c.name: (r - mean if len(ok) > 1 else None) for c, r in zip(ok, rates, strict=True)
-        }
-        extra = {c.name: {"agreement": _round(r)} for c, r in zip(ok, rates, strict=True)}
+        for c in ok:
+            rate = compare.agreement_rate(c.agreement)
+            c.reason = f"agreement {rate:.3f} over {len(c.agreement)} tokens"
+            extra[c.name] = {"agreement": _round(rate)}
         evidence["positions"] = max((len(c.agreement) for c in ok), default=0)
     else:
         feats = compare.endpoint_features(observations)
-        dists = {c.name: compare.distance(feats, c.features) for c in ok}
-        lineage = compare.lineage_scores(feats, [c.features for c in ok]) if len(ok) > 1 else []
-        scores = {c.name: (lineage[i] if lineage else None) for i, c in enumerate(ok)}
-        extra = {c.name: {"distance_nats": _round(dists[c.name])} for c in ok}
+        blocks = compare.endpoint_blocks(observations)
         for c in ok:
-            c.reason = f"mean |Δ logprob| {dists[c.name]:.3f} nats over {len(feats)} features"
+            dist = compare.distance(feats, c.features)
+            c.reason = f"mean |Δ logprob| {dist:.3f} nats over {len(feats)} features"
+            extra[c.name] = {"distance_nats": _round(dist)}
         evidence["features"] = len(feats)
         evidence["positions"] = sum(
             1 for o in observations for t in o.tokens if t.logprob is not None
         )
+    entries: list[dict[str, Any]] = []
     for c in comps:
-        entry = {"reference": c.name, "score": _round(scores.get(c.name)), "status": c.status,
-                 "reason": c.reason}  # fmt: skip
+        entry = {"reference": c.name, "score": None, "status": c.status, "reason": c.reason}
         entry.update(extra.get(c.name, {}))
         entries.append(entry)
-    return method, entries, evidence
+    return Comparison(method, entries, evidence, ok, feats, blocks)
 
 
-def decide(
-    method: str, entries: list[dict[str, Any]], calibration: Mapping[str, Any]
-) -> tuple[str | None, str, list[dict[str, Any]]]:
-    """(verdict, reason, ranking sorted best first) under the calibrated thresholds."""
-    ok = [e for e in entries if e["status"] == "compared"]
-    if method == "greedy-agreement":
-        cal = calibration["greedy"]
-        single_key, single_thr, higher = "agreement", cal["agreement_threshold"], True
-        multi_thr, what = cal["excess_threshold"], "excess agreement"
-    else:
-        cal = calibration["logprobs"]
-        single_key, single_thr, higher = "distance_nats", cal["distance_threshold"], False
-        multi_thr, what = cal["lineage_threshold"], "lineage score"
-    if len(ok) > 1:
-        ok.sort(key=lambda e: -(e["score"] if e["score"] is not None else -9))
-    rest = [e for e in entries if e["status"] != "compared"]
-    ranking = ok + rest
-    if not ok:
-        return None, "no reference could be compared (all ruled out or failed)", ranking
-    best = ok[0]
-    if len(ok) > 1:
-        if best["score"] is not None and best["score"] >= multi_thr:
-            return (
-                best["reference"],
-                (
-                    f"{what} {best['score']:.3f} ≥ calibrated {multi_thr:.3f}; next "
-                    f"{ok[1]['reference']} at {ok[1]['score']:.3f}"
-                ),
-                ranking,
+def _greedy_null(
+    observations: Sequence[Observation],
+    references: Sequence[ReferenceModel],
+    compared: Sequence[compare.ReferenceComparison],
+) -> list[float] | None:
+    """Excess agreements of unrelated pairs: each reference's own greedy continuation of the
+    probes, scored by the others. None when a reference cannot generate."""
+    from dataclasses import replace
+
+    by_name = {r.name: r for r in references}
+    refs = [by_name[c.name] for c in compared]
+    null: list[float] = []
+    for j, ref in enumerate(refs):
+        generate = getattr(ref, "generate_greedy", None)
+        if generate is None:
+            return None
+        pseudo = []
+        for obs in observations:
+            if obs.api == "completions-text":
+                prefix = ref.tokenize(obs.prompt or "")
+            else:
+                prefix = ref.apply_chat_template(list(obs.messages or ()))
+            want = max(1, len(ref.tokenize(obs.text)))
+            try:
+                new, _ = generate(prefix, want)
+            except AttributeError:
+                return None
+            pseudo.append(replace(obs, text="".join(ref.token_strings(new))))
+        others = [r for i, r in enumerate(refs) if i != j]
+        rates = [
+            compare.agreement_rate(compare.reference_agreement(o, pseudo).agreement) for o in others
+        ]
+        mean = sum(rates) / len(rates)
+        null.extend(r - mean for r in rates)
+    return null
+
+
+def _greedy_rescorer(compared: Sequence[compare.ReferenceComparison]) -> decision.Rescore:
+    """Excess agreement of every reference on a resample of the probes."""
+    starts = []
+    for c in compared:
+        pos, row = 0, []
+        for size in c.blocks:
+            row.append((pos, size))
+            pos += size
+        starts.append(row)
+
+    def rescore(picks: Sequence[int]) -> list[float]:
+        rates = []
+        for c, row in zip(compared, starts, strict=True):
+            hits = total = 0
+            for b in picks:
+                pos, size = row[b]
+                hits += sum(c.agreement[pos : pos + size])
+                total += size
+            rates.append(hits / total if total else 0.0)
+        mean = sum(rates) / len(rates)
+        return [r - mean for r in rates]
+
+    return rescore
+
+
+def decide_comparison(
+    comp: Comparison,
+    observations: Sequence[Observation],
+    references: Sequence[ReferenceModel],
+) -> decision.Decision:
+    """The three-outcome decision for one comparison (see :mod:`.decision`)."""
+    ok = comp.compared
+    names = [c.name for c in ok]
+    if comp.method == "greedy-agreement":
+        n_blocks = len(observations)
+        positions = comp.evidence["positions"]
+        found = decision.insufficient(len(ok), positions, n_blocks)
+        if found is None and positions < MIN_GREEDY_POSITIONS:
+            found = decision.Decision(
+                "inconclusive",
+                None,
+                f"only {positions} non-repetitive generated tokens (< {MIN_GREEDY_POSITIONS}); "
+                "too little to decide",
             )
-        return (
-            None,
-            f"best {what} {best['score']:.3f} < calibrated {multi_thr:.3f}: "
-            "unrelated to every reference",
-            ranking,
-        )
-    value = best.get(single_key)
-    passed = value is not None and (value >= single_thr if higher else value <= single_thr)
-    rel = "≥" if higher else "≤"
-    if passed:
-        return (
-            best["reference"],
-            (
-                f"only one reference comparable: {single_key} {value:.3f} {rel} calibrated "
-                f"{single_thr:.3f} (add a second reference of this tokenizer to separate lineage "
-                "from shared training data)"
-            ),
-            ranking,
-        )
-    return (
-        None,
-        f"only one reference comparable: {single_key} {value} fails calibrated {single_thr:.3f}",
-        ranking,
-    )
+        if found is not None:
+            return found
+        rescore = _greedy_rescorer(ok)
+        scores = rescore(list(range(n_blocks)))
+        null = _greedy_null(observations, references, ok)
+        if null is None:
+            return decision.Decision(
+                "inconclusive",
+                None,
+                "a reference cannot generate (a remote server), so how often unrelated bases "
+                "agree with each other cannot be measured",
+            )
+        result = decision.decide(names, scores, null, rescore, n_blocks, what="excess agreement")
+    else:
+        found = decision.insufficient(len(ok), len(comp.endpoint), len(comp.blocks))
+        if found is not None:
+            return found
+        refs = [c.features for c in ok]
+        scores = decision.lineage(comp.endpoint, refs)
+        null = decision.null_scores(refs)
+        rescore = decision.logprob_rescorer(comp.endpoint, refs, comp.blocks)
+        result = decision.decide(names, scores, null, rescore, len(comp.blocks))
+    for entry in comp.entries:
+        name = entry["reference"]
+        if name in names:
+            entry["score"] = _round(scores[names.index(name)])
+            entry["p_value"] = _round(result.p_values.get(name), 6)
+            entry["p_adjusted"] = _round(result.p_adjusted.get(name), 6)
+    return result
 
 
 def run_fingerprint(
@@ -190,7 +248,6 @@ def run_fingerprint(
     references: Sequence[ReferenceModel],
     *,
     probes: Sequence[Mapping[str, str]] | None = None,
-    calibration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole stage; returns the ``provenance.fingerprint.logits/1`` document."""
     names = [r.name for r in references]
@@ -198,28 +255,27 @@ def run_fingerprint(
     if dupes:
         raise FingerprintError(f"two references are named {dupes[0]!r}; give them distinct NAME=")
     probes = list(probes if probes is not None else load_probes())
-    calibration = calibration if calibration is not None else load_calibration()
     observations = collect(prober, probes)
     if not observations:
         raise FingerprintError("no probe produced a usable answer within --max-requests")
-    method, entries, evidence = compare_all(observations, references)
-    verdict, reason, ranking = decide(method, entries, calibration)
-    if method == "greedy-agreement" and evidence["positions"] < MIN_GREEDY_POSITIONS:
-        verdict = None
-        reason = (
-            f"only {evidence['positions']} non-repetitive generated tokens "
-            f"(< {MIN_GREEDY_POSITIONS}); too little to decide"
+    comp = compare_all(observations, references)
+    result = decide_comparison(comp, observations, references)
+    reason = result.reason
+    if comp.method == "greedy-agreement":
+        reason = "the endpoint gives no logprobs, so greedy-continuation agreement was used; " + (
+            reason
         )
-    if method == "greedy-agreement":
-        reason = (
-            "the endpoint gives no logprobs, so greedy-continuation agreement was used; " + reason
-        )
+    ranking = sorted(
+        comp.entries,
+        key=lambda e: (e["status"] != "compared", -(e["score"] if e["score"] is not None else -9)),
+    )
     used = [p for p in probes if any(o.probe_id == p["id"] for o in observations)]
+    evidence = comp.evidence
     evidence.update({
         "api": prober.api, "probes": len(observations), "probe_set": probe_digest(used),
         "endpoint_top_k": prober.top_k, "reference_top_k": compare.REFERENCE_TOP_K,
-        "calibration": {k: calibration[k] for k in ("source", "command") if k in calibration},
-        "notes": prober.notes[:10],
+        "decision": result.evidence(), "notes": prober.notes[:10],
     })  # fmt: skip
-    return {"schema": SCHEMA, "verdict": verdict, "reason": reason, "method": method,
-            "ranking": ranking, "requests": prober.requests, "evidence": evidence}  # fmt: skip
+    return {"schema": SCHEMA, "verdict": result.verdict, "outcome": result.outcome,
+            "reason": reason, "method": comp.method, "ranking": ranking,
+            "requests": prober.requests, "evidence": evidence}  # fmt: skip

@@ -1,21 +1,24 @@
 """A zoo of tiny causal LMs built from local text: bases, derivatives and unrelated models.
 
-The tests, the benchmark and the calibration command all build their models with this one recipe,
-so that the shipped decision threshold (``fingerprints/logits/calibration.json``) is measured on the
-same kind of model the tests and benchmark attribute. They differ only in their seeds:
+The tests, the benchmark and the development of the decision rule all build their models with
+this one recipe; they differ only in their seeds, so no result is measured on models the rule was
+tuned on:
 
 ==============  ===========
 seeds           used by
 ==============  ===========
 0 – 99          tests
-1000 – 1099     calibration
 2000 – 2099     benchmark
+5000 – 5099     development of the decision rule (never in tests or benchmark)
 ==============  ===========
 
 Text comes from the docstrings of the running Python's standard library (nothing is downloaded):
-``pretrain`` text for the bases, ``finetune`` text for derivatives, ``other`` text for unrelated
-models. Every model is saved as a Hugging Face folder (``config.json``, ``model.safetensors``,
-tokenizer files with a ChatML chat template): what a reference or ``serve-reference`` loads.
+``pretrain`` text for the bases, ``alt`` and ``other`` for bases and models on other data,
+``overlap`` (half ``pretrain``, half ``other``) for a model whose data overlaps a base's,
+``finetune`` for continued pre-training, ``chat`` for chat-format SFT (ChatML turns built from
+the ``finetune`` docstrings), and a *teacher*'s sampled outputs for a distillation-like run.
+Every model is saved as a Hugging Face folder (``config.json``, ``model.safetensors``, tokenizer
+files with a ChatML chat template): what a reference or ``serve-reference`` loads.
 
 torch, transformers and tokenizers are imported inside the functions that need them.
 """
@@ -45,18 +48,40 @@ _CORPORA: dict[str, tuple[str, ...]] = {
     "finetune": ("decimal", "fractions", "statistics", "heapq", "bisect", "random", "textwrap"),
     "other": ("email.message", "http.client", "tarfile", "zipfile", "csv", "configparser",
               "sqlite3", "shutil", "difflib"),
+    "alt": ("os", "re", "string", "datetime", "calendar", "pprint", "copy", "weakref", "abc",
+            "operator", "queue", "sched", "inspect", "tokenize"),
+    "overlap": ("argparse", "collections", "json", "pathlib", "subprocess", "threading",
+                "logging", "email.message", "http.client", "tarfile", "zipfile", "csv"),
 }  # fmt: skip
 
 
 @cache
 def corpus(name: str) -> str:
-    """Docstrings of the standard-library modules named by corpus ``name``, in a stable order."""
+    """Docstrings of the standard-library modules named by corpus ``name``, in a stable order
+    (``chat``: the ``finetune`` docstrings as ChatML question/answer turns)."""
+    if name == "chat":
+        return chat_corpus()
     parts: list[str] = []
     for module_name in _CORPORA[name]:
         with warnings.catch_warnings():  # typing.io & co. warn when their members are listed
             warnings.simplefilter("ignore", DeprecationWarning)
             parts.extend(_docstrings(module_name))
     return "\n\n".join(parts)
+
+
+def chat_corpus() -> str:
+    """ChatML conversations: a user asks what a ``finetune`` item does, the assistant answers
+    with its docstring (what chat-format SFT data looks like, on text the bases never saw)."""
+    turns = []
+    for doc in corpus("finetune").split("\n\n"):
+        first = doc.strip().split("\n", 1)[0][:80]
+        if len(doc) < 60 or not first:
+            continue
+        turns.append(
+            f"<|im_start|>user\nWhat does this do: {first}?<|im_end|>\n"
+            f"<|im_start|>assistant\n{doc.strip()}<|im_end|>\n"
+        )
+    return "".join(turns)
 
 
 def _docstrings(module_name: str) -> list[str]:
@@ -199,6 +224,12 @@ class Recipe:
     lr: float = 3e-3
     arch: str = "qwen3_moe"
     parent: str | None = None  # name of the model this one is further trained from
+    teacher: str | None = None  # train on this zoo model's sampled outputs (distillation-like)
+
+    @property
+    def distance(self) -> float:
+        """Training distance of a derivative from its parent: ``steps × lr``."""
+        return self.steps * self.lr
 
 
 class Zoo:
@@ -241,11 +272,36 @@ class Zoo:
             model = AutoModelForCausalLM.from_pretrained(self.root / recipe.parent).float()
         else:
             model = init_model(recipe.arch, len(self.tokenizer), recipe.seed)
-        train(model, self.token_ids(recipe.corpus), steps=recipe.steps, lr=recipe.lr,
-              seed=recipe.seed)  # fmt: skip
+        data = (
+            self.teacher_ids(recipe.teacher, recipe.seed)
+            if recipe.teacher
+            else self.token_ids(recipe.corpus)
+        )
+        train(model, data, steps=recipe.steps, lr=recipe.lr, seed=recipe.seed)
         model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         return folder
+
+    def teacher_ids(
+        self, teacher: str, seed: int, *, samples: int = 160, length: int = 96
+    ) -> list[int]:
+        """Token ids sampled from zoo model ``teacher`` (temperature 1), each continuing a
+        window of the ``pretrain`` text: the training data of a distillation-like derivative."""
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(self.root / teacher).float().eval()
+        prompts = self.token_ids("pretrain")
+        gen = torch.Generator().manual_seed(seed)
+        starts = torch.randint(0, len(prompts) - 9, (samples,), generator=gen).tolist()
+        torch.manual_seed(seed)
+        batch = torch.tensor([prompts[s : s + 8] for s in starts], dtype=torch.long)
+        with torch.no_grad():
+            out = model.generate(
+                batch, do_sample=True, max_new_tokens=length, pad_token_id=0,
+                attention_mask=torch.ones_like(batch),
+            )  # fmt: skip
+        return [int(t) for row in out.tolist() for t in row]
 
 
 def foreign_tokenizer_model(root: Path, *, seed: int, arch: str = "llama", steps: int = 60) -> Path:
