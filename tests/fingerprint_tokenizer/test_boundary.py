@@ -140,13 +140,28 @@ def _import_realworld(tmp_path: Path) -> str:
 def test_real_provider_streams(tmp_path, handles, signatures, capsys):
     """The recorded provider streams: DeepSeek's are named by the DeepSeek merges; no stream is
     claimed by a tokenizer whose families exclude the model's own catalog family."""
+    from sqlalchemy import select
+
     from provenance.catalog import resolve
     from provenance.store import open_store
+    from provenance.store.models import ExchangeRow
 
     url = _import_realworld(tmp_path)
     capsys.readouterr()
     with open_store(url) as store:
         results = run_boundary(store, signatures=signatures, handles=handles)
+        with store.session() as session:
+            stored = (
+                session.execute(
+                    select(ExchangeRow.stream_deltas).where(ExchangeRow.stream_deltas.is_not(None))
+                )
+                .scalars()
+                .all()
+            )
+    # every recorded SSE stream with text pieces keeps their lengths, never the text
+    stored = [d for d in stored if d]  # JSON null for exchanges without text pieces
+    assert len(stored) >= 15
+    assert all(all(isinstance(x, int) for v in d.values() for x in v) for d in stored)
     by_model = {r["model"]: r for r in results}
     for model in ("deepseek-reasoner", "deepseek-ai/DeepSeek-R1"):
         doc = by_model[model]

@@ -53,7 +53,7 @@ def test_null_like_endpoints_are_never_matched():
         endpoint = [c + x for c, x in zip(common, _noise(rng, len(common)), strict=True)]
         outcomes.append(_decide(endpoint, refs, blocks).outcome)
     assert "match" not in outcomes
-    assert outcomes.count("unrelated") >= 55
+    assert outcomes.count("unrelated") >= 25
 
 
 @pytest.mark.parametrize("share", [0.5, 0.8])

@@ -18,9 +18,12 @@ lineage when the endpoint is closer to one reference than that:
    separation p-value.
 
 Outcomes: ``match`` (the best reference's adjusted p < ``ALPHA`` and separation p < ``ALPHA``),
-``unrelated`` (no reference's adjusted p < ``ALPHA``), ``inconclusive`` (fewer than three
-references or ``MIN_FEATURES`` features, or the best two references not separated: e.g. two bases
-trained on the same data). Only ``match`` names a reference; ``inconclusive`` never votes.
+``unrelated`` (even the best reference's adjusted p is ≥ ``UNRELATED_P``: the endpoint is no
+closer to any reference than unrelated bases typically are to each other), ``inconclusive``
+(everything in between — suggestive but not significant —, fewer than three references or
+``MIN_FEATURES`` features, or the best two references not separated: e.g. two bases trained on
+the same data). Only ``match`` names a reference; ``inconclusive`` never votes. ``unrelated`` is a
+statement too, so a weak test (a wide null) says ``inconclusive`` rather than ``unrelated``.
 
 ``ALPHA`` bounds the chance of a false lineage claim per run when the references are unrelated to
 each other and the endpoint is unrelated to all of them (the null pairs are then draws of the same
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALPHA = 0.01
+UNRELATED_P = 0.5
 BOOTSTRAP = 400
 MIN_FEATURES = 64
 MIN_REFERENCES = 3
@@ -233,13 +237,19 @@ def decide(
     order = sorted(range(k), key=lambda i: -scores[i])
     best, runner = order[0], order[1]
     name = names[best]
-    if adj[name] >= ALPHA:
+    versus = f"{what} {scores[best]:.3f} vs null {mu:.3f} ± {sd:.3f} over {m} reference pairs"
+    if adj[name] >= UNRELATED_P:
         reason = (
             f"no reference is closer than unrelated bases are to each other: best {name} "
-            f"{what} {scores[best]:.3f} vs null {mu:.3f} ± {sd:.3f} over {m} reference pairs "
-            f"(adjusted p {adj[name]:.3g} ≥ {ALPHA})"
+            f"{versus} (adjusted p {adj[name]:.3g} ≥ {UNRELATED_P})"
         )
         return Decision("unrelated", None, reason, p, adj, stats)
+    if adj[name] >= ALPHA:
+        reason = (
+            f"{name} is closer than unrelated bases typically are, but not significantly: "
+            f"{versus} (p {p[name]:.3g}, adjusted for {k} references {adj[name]:.3g} ≥ {ALPHA})"
+        )
+        return Decision("inconclusive", None, reason, p, adj, stats)
     sep = separation(rescore, n_blocks, best, runner)
     if sep >= ALPHA:
         reason = (

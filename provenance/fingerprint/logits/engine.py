@@ -10,7 +10,9 @@ offline, so nothing tuned on one zoo is carried to models of another scale.
 * method ``logprobs``: the lineage score (consensus-residual correlation of log-probabilities);
 * method ``greedy-agreement`` (no logprobs): the excess greedy agreement; its null needs every
   reference's own greedy continuations, so references that cannot generate (remote servers) make
-  the run ``inconclusive``.
+  the run ``inconclusive``. This path never claims: its strongest outcome is ``inconclusive``
+  with the reference the endpoint behaves like, since agreeing with a base's greedy text is what
+  a model distilled from that base's outputs does too.
 """
 
 from __future__ import annotations
@@ -225,6 +227,20 @@ def decide_comparison(
                 "agree with each other cannot be measured",
             )
         result = decision.decide(names, scores, null, rescore, n_blocks, what="excess agreement")
+        if result.outcome == "match":
+            # Greedy text shows whom the endpoint *behaves* like: a model trained on a base's
+            # outputs agrees with that base as a derivative would (measured: distillation-like
+            # zoo models were matched to their teacher). So the text-only path never claims.
+            result = decision.Decision(
+                "inconclusive",
+                None,
+                f"the endpoint behaves like {result.verdict} ({result.reason}), but greedy "
+                "agreement cannot tell a derivative from a model trained on its outputs",
+                result.p_values,
+                result.p_adjusted,
+                result.null,
+                result.separation_p,
+            )
     else:
         found = decision.insufficient(len(ok), len(comp.endpoint), len(comp.blocks))
         if found is not None:
