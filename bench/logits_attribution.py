@@ -168,6 +168,7 @@ def run(work: Path, quick: bool) -> str:
     for r, _, _ in ends:
         zoo.build(r)
     build_s = time.perf_counter() - t0
+    built = f"built in {build_s:.0f} s" if build_s >= 1 else "reused from --work"
     refs = [TransformersReference(zoo.root / b.name) for b in bases]
     counts = [32] if quick else [8, 32]
     rows: list[str] = []
@@ -195,7 +196,7 @@ def run(work: Path, quick: bool) -> str:
     lines = [
         f"Zoo: 4 bases, {sum(1 for _, t, _ in ends if t)} derivatives, "
         f"{sum(1 for _, t, _ in ends if not t)} unrelated (seeds {SEED}+; Qwen3-MoE hidden 48, "
-        f"2 layers, 4 experts; built in {build_s:.0f} s). References: b0, b1 (same data), b2, b3.",
+        f"2 layers, 4 experts; {built}). References: b0, b1 (same data), b2, b3.",
         "",
         "| endpoint | style | true base | distance | " + " | ".join(heads) + " |",
         "|---|---|---|---:|" + "---|" * len(heads),
