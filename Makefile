@@ -51,7 +51,7 @@ format: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet "pip>=24"
-	.lockenv/bin/pip install --quiet -e ".[dashboard,pcap,tokenizers,logits]" "torch==2.13.0" \
+	.lockenv/bin/pip install --quiet -e ".[dashboard,pcap,tokenizers,logits,serve]" "torch==2.13.0" \
 	    ai21-tokenizer playwright hypothesis pytest pytest-timeout ruff openai anthropic
 	( echo "# Exact pins for every dependency (runtime, tests, dashboard, fingerprinting)."; \
 	  echo "# Regenerate: make lock  (never edit by hand; see README \"Dependencies\")."; \

@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
         what="this unauthenticated server",
     )
+    from provenance.optional import require
+
+    for module in ("uvicorn", "starlette"):
+        require(module, "serve", "serve-reference")
     import uvicorn
 
     from provenance.reference.server import ReferenceService, create_app

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from provenance.errors import UsageError
+from provenance.optional import require
 from provenance.tls.keylog import KeyLog
 
 _DSB_TLS_KEYLOG = 0x544C534B
@@ -20,6 +21,7 @@ _MAX_FRAME = 1 << 18
 
 
 def _ng_reader_class():
+    require("scapy", "pcap", "reading packet captures")
     from scapy.utils import RawPcapNgReader
 
     class _Reader(RawPcapNgReader):
@@ -42,6 +44,7 @@ def _ng_reader_class():
 
 def open_capture(path: str | Path, keylog: KeyLog | None = None):
     """Open a pcap/pcapng file (gzip too) with scapy's raw readers. UsageError if unreadable."""
+    require("scapy", "pcap", "reading packet captures")
     from scapy.error import Scapy_Exception
     from scapy.utils import RawPcapReader
 

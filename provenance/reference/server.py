@@ -225,6 +225,9 @@ class ReferenceService:
 
 def create_app(service: ReferenceService) -> Any:
     """The starlette application over ``service``."""
+    from provenance.optional import require
+
+    require("starlette", "serve", "serving a reference model")
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -276,6 +279,9 @@ class BackgroundServer:
     """
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        from provenance.optional import require
+
+        require("uvicorn", "serve", "serving a reference model")
         import uvicorn
 
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
