@@ -118,6 +118,7 @@ class RawExchange:
     client_ja4: str | None = None
     error: str | None = None  # a connection/protocol error reported by the adapter
     response_trailers: Headers = field(default_factory=list)  # HTTP/2 trailers (gRPC status)
+    notes: list[str] = field(default_factory=list)  # what the adapter could not read, as is
 
 
 @dataclass(slots=True)

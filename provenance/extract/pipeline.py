@@ -238,7 +238,7 @@ def extract(
         usage = merge_usage(usage, request_tap.usage)
     usage = run.guard("header usage", lambda: _header_usage(usage, raw.response_headers), usage)
 
-    parse_errors: list[str] = []
+    parse_errors: list[str] = list(raw.notes)
     for tap in taps:
         parse_errors.extend(f"{tap.role}: {e}" for e in tap.parse_errors)
     red_path = run.guard(

@@ -75,15 +75,47 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _started(value: Any) -> datetime:
+UNDATED = "HAR entry has no readable startedDateTime"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _started(value: Any) -> datetime | None:
     if isinstance(value, str):
         try:
             when = datetime.fromisoformat(value)
         except ValueError:
-            pass
+            return None
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def undated(raw: RawExchange) -> bool:
+    """True for an exchange whose HAR entry had no readable time (see :func:`date_in_order`)."""
+    return any(n.startswith(UNDATED) for n in raw.notes)
+
+
+def date_in_order(items: Iterator[ImportItem]) -> Iterator[ImportItem]:
+    """Give undated entries the time of the entry before them (the next one, for leading
+    entries), so they keep the file's order; never today's date, since the dates of switches
+    between base models are evidence. Entries of a file with no readable time at all get
+    1970-01-01. Each such exchange keeps a parse error saying so."""
+    pending: list[ImportItem] = []
+    last: datetime | None = None
+    for item in items:
+        if not undated(item.raw):
+            last = item.raw.started_at
+            for held in pending:
+                held.raw.started_at = last
+                yield held
+            pending.clear()
+        elif last is None:
+            pending.append(item)
+            continue
         else:
-            return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+            item.raw.started_at = last
+        yield item
+    for held in pending:
+        yield held
 
 
 def _content_type(headers: Headers) -> str | None:
@@ -121,8 +153,13 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
         error = f"no response in the HAR ({reason})" if isinstance(reason, str) else None
         error = error or "no response in the HAR (status 0)"
     timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    started = _started(entry.get("startedDateTime"))
+    notes = []
+    if started is None:
+        shown = str(entry.get("startedDateTime"))[:40]
+        notes.append(f"{UNDATED} ({shown!r}); dated like its neighbour to keep the file's order")
     return RawExchange(
-        started_at=_started(entry.get("startedDateTime")),
+        started_at=started or _EPOCH,
         method=str(request.get("method") or "GET").upper(),
         url=url,
         request_headers=req_headers,
@@ -137,6 +174,7 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
         origin=Origin.HAR,
         product=product,
         error=error,
+        notes=notes,
     )
 
 

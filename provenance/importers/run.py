@@ -19,7 +19,7 @@ from provenance.errors import UsageError
 from provenance.extract import ExtractOptions
 from provenance.importers.detect import FileKind, open_input
 from provenance.importers.flows import flow_item, iter_flow_file
-from provenance.importers.har import SkipEntry, har_item, iter_har_entries
+from provenance.importers.har import SkipEntry, date_in_order, har_item, iter_har_entries
 from provenance.importers.jsonstream import JsonStreamError
 from provenance.importers.sessions import ImportItem, to_record
 from provenance.records import ExchangeRecord
@@ -118,13 +118,18 @@ def _items(
     kind: FileKind, reader: Any, summary: ImportSummary, options: ImportOptions
 ) -> Iterator[ImportItem]:
     if kind is FileKind.HAR:
-        items, convert = iter_har_entries(reader), har_item
+        yield from date_in_order(_converted(iter_har_entries(reader), har_item, summary, options))
     else:
-        items, convert = iter_flow_file(reader), flow_item
-    for item in items:
+        yield from _converted(iter_flow_file(reader), flow_item, summary, options)
+
+
+def _converted(
+    entries: Iterator[Any], convert: Any, summary: ImportSummary, options: ImportOptions
+) -> Iterator[ImportItem]:
+    for entry in entries:
         summary.read += 1
         try:
-            yield convert(item, product=options.product)
+            yield convert(entry, product=options.product)
         except SkipEntry as skip:
             summary.skipped[str(skip)] += 1
 

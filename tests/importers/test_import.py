@@ -200,3 +200,57 @@ def test_any_har_entry_converts_or_is_skipped(entry: object) -> None:
         if is_websocket_entry(entry):  # a session: its handshake, no bodies
             assert raw.streamed and raw.request_body is None and raw.response_body is None
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in raw.request_headers)
+
+
+def _entry(started: object, model: str) -> dict:
+    body = json.dumps({"model": model, "messages": []})
+    return {
+        "startedDateTime": started,
+        "time": 5,
+        "request": {
+            "method": "POST",
+            "url": "https://api.openai.com/v1/chat/completions",
+            "headers": [{"name": "content-type", "value": "application/json"}],
+            "postData": {"mimeType": "application/json", "text": body},
+        },
+        "response": {"status": 200, "headers": [], "content": {"mimeType": "text/plain"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        # an unreadable date between two readable ones takes the one before it
+        (["2026-01-05T10:00:00Z", "yesterday", "2026-01-05T11:00:00Z"], [10, 10, 11]),
+        # leading unreadable dates take the first readable one; a missing field counts too
+        ([None, "bad", "2026-01-05T09:00:00Z", "2026-01-05T12:00:00Z"], [9, 9, 9, 12]),
+    ],
+)
+def test_unreadable_har_dates_keep_the_files_order_and_are_marked(
+    tmp_path: Path, sqlite_url: str, dates: list, expected: list[int]
+) -> None:
+    entries = [_entry(d, f"gpt-4o-{i}") for i, d in enumerate(dates)]
+    path = tmp_path / "dates.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
+    run_import(path, sqlite_url)
+    rows = exchanges(sqlite_url)
+    assert [sorted(i[0] for i in r["ids"]) for r in rows] == [
+        [f"gpt-4o-{i}"] for i in range(len(dates))
+    ]  # stored in the file's order
+    hours = [int(str(r["started_at"])[11:13]) for r in rows]
+    assert hours == expected
+    for r, d in zip(rows, dates, strict=True):
+        errors = r["parse_errors"]
+        errors = json.loads(errors) if isinstance(errors, str) else errors
+        marked = any("no readable startedDateTime" in e for e in errors)
+        assert marked == (not (isinstance(d, str) and d.startswith("2026")))
+
+
+def test_a_har_without_any_readable_date_is_dated_1970_not_today(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    path = tmp_path / "undated.har"
+    entries = [_entry("never", "gpt-4o-a"), _entry(None, "gpt-4o-b")]
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
+    run_import(path, sqlite_url)
+    assert [str(r["started_at"])[:4] for r in exchanges(sqlite_url)] == ["1970", "1970"]
