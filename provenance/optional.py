@@ -12,7 +12,9 @@ import importlib.util
 
 from provenance.errors import MissingDependencyError
 
-DISTRIBUTION = "provenance"
+# The distribution's name on the package index (``provenance`` there is an unrelated project);
+# the import package and the command are ``provenance``.
+DISTRIBUTION = "provenance-audit"
 
 
 def require(module: str, extra: str, purpose: str) -> None:

