@@ -6,10 +6,21 @@ backend fills the interface's hooks from the server:
 * scoring, flavour ``openai`` (vLLM, ``serve-reference``): ``POST /v1/completions`` with the token
   ids as ``prompt``, ``echo: true``, ``max_tokens: 1``, ``logprobs: k`` and vLLM's
   ``prompt_logprobs: k`` / ``return_tokens_as_token_ids: true`` (ids, not strings, come back);
-* scoring, flavour ``sglang``: ``POST /generate`` with ``input_ids``, ``return_logprob``,
-  ``logprob_start_len: 0``, ``top_logprobs_num: k`` (SGLang's native API);
-* tokens: a local tokenizer folder when given (``tokenizer=``), else the server's vLLM-style
-  ``/tokenize`` (with ``messages`` for the chat template) and ``/detokenize``.
+* scoring, flavour ``sglang``: ``POST /generate`` with ``input_ids``, ``sampling_params:
+  {max_new_tokens: 0}``, ``return_logprob``, ``logprob_start_len: 0``, ``top_logprobs_num: k``
+  (SGLang's native API, ``GenerateReqInput`` in ``sglang/srt/managers/io_struct.py``; the
+  first prompt position comes back as ``[null, id, text]``);
+* tokens: a local tokenizer folder when given (``tokenizer=``), else the server's ``/tokenize``
+  (``prompt``; ``messages`` for the chat template) and ``/detokenize`` (``tokens``,
+  ``skip_special_tokens: false``). vLLM answers ``/detokenize`` with ``prompt``, SGLang with
+  ``text``. A server that ignores ``add_special_tokens: false`` and puts a BOS in front is
+  detected once (the BOS detokenizes to nothing when special tokens are skipped) and the BOS
+  stripped;
+* errors: vLLM ≥ 0.10.1 answers ``{"error": {"message", "type", "param", "code"}}``, older vLLM
+  and SGLang's OpenAI-style handlers the flat ``{"object": "error", "message", …}``, SGLang's
+  ``/generate`` ``{"error": {"message"}}`` or ``{"error": "…"}``: all read by :func:`error_text`;
+* scoring requests go out concurrently (``concurrency``, default 8) so a multi-GPU server is
+  not left idle by one request at a time; the order of the results is the order of the input.
 
 Servers cap ``k`` (vLLM: ``--max-logprobs``, 20 by default); ask for at most that.
 """
@@ -79,6 +90,30 @@ def parse_openai_prompt_logprobs(
     return rows
 
 
+def error_text(doc: Any) -> str:
+    """The message of any engine's error body (see the module docstring), or ``""``."""
+    if not isinstance(doc, dict):
+        return ""
+    err = doc.get("error")
+    if isinstance(err, dict):
+        return str(err.get("message", ""))[:300]
+    if isinstance(err, str):
+        return err[:300]
+    if isinstance(doc.get("message"), str):
+        return doc["message"][:300]
+    return ""
+
+
+def detect_flavour(http: HttpJson) -> str:
+    """``sglang`` when the server answers SGLang's ``/model_info`` (or the older
+    ``/get_model_info``) with a ``model_path``, else ``openai``."""
+    for path in ("/model_info", "/get_model_info"):
+        status, doc = http.call("GET", path)
+        if status == 200 and isinstance(doc, dict) and "model_path" in doc:
+            return "sglang"
+    return "openai"
+
+
 def parse_sglang_generate(
     meta: Mapping[str, Any], ids: Sequence[int], positions: Sequence[int], top_k: int
 ) -> list[PositionLogprobs]:
@@ -136,14 +171,17 @@ class RemoteReference(ReferenceModel):
         tokenizer: str | Path | None = None,
         api_key: str | None = None,
         timeout: float = 300.0,
+        concurrency: int = 8,
     ) -> None:
-        if flavour not in ("openai", "sglang"):
-            raise UsageError(f"unknown server flavour {flavour!r}; use openai or sglang")
+        if flavour not in ("openai", "sglang", "auto"):
+            raise UsageError(f"unknown server flavour {flavour!r}; use auto, openai or sglang")
         base = url.rstrip("/")
         self.root = base[:-3] if base.endswith("/v1") else base
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = HttpJson(self.root, headers=headers, timeout=timeout)
-        self.flavour = flavour
+        self.flavour = detect_flavour(self.http) if flavour == "auto" else flavour
+        self.concurrency = max(1, int(concurrency))
+        self._bos: int | bool | None = False  # False: not probed yet
         self.model = model or self._served_model()
         self.name = name or self.model
         self._tokenizer: Any = None
@@ -158,6 +196,11 @@ class RemoteReference(ReferenceModel):
 
     def _served_model(self) -> str:
         status, body = self.http.call("GET", "/v1/models")
+        if status == 401:
+            raise FingerprintError(
+                f"{_public(self.root)}/v1/models: HTTP 401 {error_text(body) or 'Unauthorized'}; "
+                "pass the server's key with --reference-server-key-env"
+            )
         try:
             return str(body["data"][0]["id"])
         except (TypeError, KeyError, IndexError):
@@ -168,10 +211,34 @@ class RemoteReference(ReferenceModel):
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         status, doc = self.http.call("POST", path, body)
         if status != 200 or not isinstance(doc, dict):
-            message = (doc or {}).get("error", {}) if isinstance(doc, dict) else {}
-            detail = message.get("message", "") if isinstance(message, dict) else str(message)
+            detail = error_text(doc)
             raise FingerprintError(f"{_public(self.root)}{path}: HTTP {status} {detail}".strip())
         return doc
+
+    def _server_tokens(self, body: dict[str, Any]) -> list[int]:
+        """``/tokenize`` ids, without a BOS the server added although asked not to."""
+        ids = [int(i) for i in self._post("/tokenize", body)["tokens"]]
+        bos = self._server_bos()
+        if bos is not None and ids and ids[0] == bos:
+            ids = ids[1:]
+        return ids
+
+    def _server_bos(self) -> int | None:
+        """The id a server puts in front of every text despite ``add_special_tokens: false``
+        (probed once: it is in front of two different texts and detokenizes to nothing when
+        special tokens are skipped), else None."""
+        if self._bos is False:
+            self._bos = None
+            one = self._post("/tokenize", {"model": self.model, "prompt": "a",
+                                           "add_special_tokens": False})["tokens"]  # fmt: skip
+            two = self._post("/tokenize", {"model": self.model, "prompt": "b c",
+                                           "add_special_tokens": False})["tokens"]  # fmt: skip
+            if one and two and int(one[0]) == int(two[0]) and len(one) >= 2:
+                doc = self._post("/detokenize", {"model": self.model, "tokens": [int(one[0])],
+                                                 "skip_special_tokens": True})  # fmt: skip
+                if (doc.get("text", doc.get("prompt")) or "") == "":
+                    self._bos = int(one[0])
+        return self._bos  # type: ignore[return-value]
 
     @property
     def identity(self) -> str:
@@ -187,19 +254,21 @@ class RemoteReference(ReferenceModel):
     def tokenize(self, text: str) -> list[int]:
         if self._tokenizer is not None:
             return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-        doc = self._post(
-            "/tokenize", {"model": self.model, "prompt": text, "add_special_tokens": False}
+        return self._server_tokens(
+            {"model": self.model, "prompt": text, "add_special_tokens": False}
         )
-        return [int(i) for i in doc["tokens"]]
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         if self._tokenizer is not None:
             return [self._tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
         for i in ids:
             if i not in self._strings:
-                self._strings[i] = self._post("/detokenize", {"model": self.model, "tokens": [i]})[
-                    "prompt"
-                ]
+                doc = self._post("/detokenize", {"model": self.model, "tokens": [int(i)],
+                                                 "skip_special_tokens": False})  # fmt: skip
+                text = doc.get("text", doc.get("prompt"))  # SGLang: text; vLLM: prompt
+                if not isinstance(text, str):
+                    raise FingerprintError(f"{_public(self.root)}/detokenize returned no text")
+                self._strings[i] = text
         return [self._strings[i] for i in ids]
 
     def vocab(self) -> Mapping[str, int]:
@@ -231,10 +300,16 @@ class RemoteReference(ReferenceModel):
                 tokenize=True,
             )
             return [int(i) for i in (out["input_ids"] if hasattr(out, "keys") else out)]
-        doc = self._post("/tokenize", {"model": self.model, "messages": [dict(m) for m in messages],
-                                       "add_generation_prompt": add_generation_prompt,
-                                       "add_special_tokens": False})  # fmt: skip
-        return [int(i) for i in doc["tokens"]]
+        body = {"model": self.model, "messages": [dict(m) for m in messages],
+                "add_generation_prompt": add_generation_prompt,
+                "add_special_tokens": False}  # fmt: skip
+        try:
+            return self._server_tokens(body)
+        except FingerprintError as exc:
+            raise FingerprintError(
+                f"{exc}; this server cannot apply its chat template over /tokenize (older "
+                "servers take only prompt): give a local tokenizer folder for it"
+            ) from None
 
     def score(
         self,
@@ -244,25 +319,32 @@ class RemoteReference(ReferenceModel):
         top_k: int = 20,
     ) -> list[list[PositionLogprobs]]:
         wanted = check_positions(sequences, positions)
-        out = []
-        for ids, pos in zip(sequences, wanted, strict=True):
-            if not pos:
-                out.append([])
-                continue
-            if self.flavour == "sglang":
-                doc = self._post("/generate", {
-                    "input_ids": list(ids), "sampling_params": {"max_new_tokens": 0},
-                    "return_logprob": True, "logprob_start_len": 0, "top_logprobs_num": top_k,
-                })  # fmt: skip
-                out.append(parse_sglang_generate(doc.get("meta_info", {}), ids, pos, top_k))
-            else:
-                doc = self._post("/v1/completions", {
-                    "model": self.model, "prompt": list(ids), "echo": True, "max_tokens": 1,
-                    "temperature": 0, "logprobs": top_k, "prompt_logprobs": top_k,
-                    "return_tokens_as_token_ids": True,
-                })  # fmt: skip
-                out.append(parse_openai_prompt_logprobs(doc["choices"][0], ids, pos, top_k))
-        return out
+        jobs = list(zip(sequences, wanted, strict=True))
+        if self.concurrency == 1 or len(jobs) < 2:
+            return [self._score_one(ids, pos, top_k) for ids, pos in jobs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.http._http()  # one client, made before the threads share it
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs))) as pool:
+            return list(pool.map(lambda job: self._score_one(job[0], job[1], top_k), jobs))
+
+    def _score_one(
+        self, ids: Sequence[int], pos: Sequence[int], top_k: int
+    ) -> list[PositionLogprobs]:
+        if not pos:
+            return []
+        if self.flavour == "sglang":
+            doc = self._post("/generate", {
+                "input_ids": list(ids), "sampling_params": {"max_new_tokens": 0},
+                "return_logprob": True, "logprob_start_len": 0, "top_logprobs_num": top_k,
+            })  # fmt: skip
+            return parse_sglang_generate(doc.get("meta_info", {}), ids, pos, top_k)
+        doc = self._post("/v1/completions", {
+            "model": self.model, "prompt": list(ids), "echo": True, "max_tokens": 1,
+            "temperature": 0, "logprobs": top_k, "prompt_logprobs": top_k,
+            "return_tokens_as_token_ids": True,
+        })  # fmt: skip
+        return parse_openai_prompt_logprobs(doc["choices"][0], ids, pos, top_k)
 
     def close(self) -> None:
         self.http.close()

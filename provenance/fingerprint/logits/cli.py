@@ -38,6 +38,19 @@ def register(stages: argparse._SubParsersAction) -> None:
         metavar="[NAME=]URL",
         help="a candidate base served by vLLM/SGLang/serve-reference (repeatable)",
     )
+    p.add_argument(
+        "--reference-server-flavour",
+        choices=["auto", "openai", "sglang"],
+        default="auto",
+        help="API of the --reference-server(s): openai (vLLM, serve-reference), sglang "
+        "(native /generate), or auto (SGLang if it answers /model_info; default)",
+    )
+    p.add_argument(
+        "--reference-server-key-env",
+        metavar="VAR",
+        default=None,
+        help="environment variable holding the reference servers' API key (vLLM --api-key)",
+    )
     p.add_argument("--api", choices=["openai"], default="openai", help="endpoint API (openai)")
     p.add_argument(
         "--api-key-env",
@@ -63,12 +76,12 @@ def split_named(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
-def _api_key(var: str | None) -> str | None:
+def _api_key(var: str | None, option: str = "--api-key-env") -> str | None:
     if var is None:
         return None
     key = os.environ.get(var)
     if not key:
-        raise UsageError(f"--api-key-env {var}: that environment variable is empty or unset")
+        raise UsageError(f"{option} {var}: that environment variable is empty or unset")
     return key
 
 
@@ -92,8 +105,11 @@ def load_references(args: argparse.Namespace) -> list[Any]:
     if servers:
         from provenance.reference.remote_backend import RemoteReference
 
+        key = _api_key(args.reference_server_key_env, "--reference-server-key-env")
         for name, url in servers:
-            refs.append(RemoteReference(url, name=name))
+            refs.append(
+                RemoteReference(url, name=name, flavour=args.reference_server_flavour, api_key=key)
+            )
     names = [r.name for r in refs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
