@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,7 +101,6 @@ class CandidateFit:
     usage_matched: int = 0
     unusable: int = 0
     first_miss: str = ""
-    tokens: list[int] = field(default_factory=list)
 
     @property
     def consistency(self) -> float:
@@ -179,7 +178,6 @@ def fit_stream(fit: CandidateFit, handle: TokenizerHandle, stream: Stream) -> No
         start = end
     if stream.output_tokens is not None:
         count = len(handle.encode(text))
-        fit.tokens.append(count)
         fit.usage_checked += 1
         fit.usage_matched += 0 <= stream.output_tokens - count <= USAGE_SLACK
 
