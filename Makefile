@@ -1,5 +1,9 @@
 # provenance — developer entry points. Everything runs inside .venv, which this file makes.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.12 or newer (mitmproxy 12 needs it): the first of these that runs, pyenv's 3.12 included.
+PYENV_312 := $(lastword $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.12*/bin/python3.12)))
+PYTHON ?= $(shell for p in python3.12 $(PYENV_312) python3.13 python3; do \
+            "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+            && "$$p" -c 'import sys; print(sys.executable)' && break; done)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -9,7 +13,8 @@ STAMP  := $(VENV)/.installed
 all: test
 
 $(STAMP): requirements.lock pyproject.toml setup.py
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "error: provenance needs Python >= 3.12 (mitmproxy 12); install it or run make PYTHON=/path/to/python3.12" >&2; exit 2; }
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24" "setuptools==84.2.1"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -55,7 +60,9 @@ lock:
 	    ai21-tokenizer playwright hypothesis pytest pytest-timeout ruff openai anthropic
 	( echo "# Exact pins for every dependency (runtime, tests, dashboard, fingerprinting)."; \
 	  echo "# Regenerate: make lock  (never edit by hand; see README \"Dependencies\")."; \
-	  .lockenv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' ) > requirements.lock
+	  echo "# Resolved on Linux x86_64 with $$(.lockenv/bin/python -V); Linux-only wheels carry a marker."; \
+	  .lockenv/bin/pip freeze --exclude-editable | sed -e 's/+cpu$$//' \
+	    -e '/^\(nvidia-\|cuda-\|triton=\|mitmproxy_linux=\)/s/$$/ ; sys_platform == "linux"/' ) > requirements.lock
 	rm -rf .lockenv
 
 clean:

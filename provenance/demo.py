@@ -93,14 +93,18 @@ class CaptureProcess:
 def run_clients(proxy_url: str, upstream: StandInProvider) -> None:
     """The real SDKs through the proxy (regular forward-proxy mode, plain HTTP upstream)."""
     import anthropic
-    import httpx
     import openai
 
-    with httpx.Client(proxy=proxy_url, trust_env=False, timeout=60) as http_client:
+    # each SDK's own client class (anthropic 2.x accepts only its httpx2 clients)
+    settings = {"proxy": proxy_url, "trust_env": False, "timeout": 60}
+    with (
+        openai.DefaultHttpxClient(**settings) as oai_http,
+        anthropic.DefaultHttpxClient(**settings) as claude_http,
+    ):
         oai = openai.OpenAI(
             base_url=f"{upstream.base_url}/v1",
             api_key="sk-demo-not-a-real-key",
-            http_client=http_client,
+            http_client=oai_http,
         )
         reply = oai.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "Which model are you?"}]
@@ -115,7 +119,7 @@ def run_clients(proxy_url: str, upstream: StandInProvider) -> None:
         text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         print(f"openai  SSE  : {KIMI} -> {text!r}")
         claude = anthropic.Anthropic(
-            base_url=upstream.base_url, api_key="sk-ant-demo-not-real", http_client=http_client
+            base_url=upstream.base_url, api_key="sk-ant-demo-not-real", http_client=claude_http
         )
         msg = claude.messages.create(
             model="claude-sonnet-4-5",
@@ -129,7 +133,7 @@ def run_clients(proxy_url: str, upstream: StandInProvider) -> None:
             messages=[{"role": "user", "content": "Stream"}],
         ) as s:
             print(f"anthropic SSE: {s.get_final_text()!r}")
-        resp = http_client.post(
+        resp = oai_http.post(
             f"{upstream.base_url}{CONNECT_PATH}",
             content=connect_chat_request(KIMI, "Refactor this function"),
             headers={

@@ -112,7 +112,26 @@ def setup_steps(
             ),
         ),
         Section(
-            "8. Check",
+            "8. Other capture modes (mitmproxy 12)",
+            (
+                "SOCKS5, for tools with a SOCKS setting but no HTTP proxy setting:",
+                "  provenance capture --mode socks5                (127.0.0.1:1080)",
+                f"  {shell_set} ALL_PROXY=socks5h://{listen_host}:1080   (curl, many CLIs); "
+                "trust the CA as above",
+                "WireGuard, for a phone or another machine (no proxy setting on the device):",
+                "  provenance capture --mode wireguard --listen-host 0.0.0.0 --allow-remote",
+                "  import the client configuration it writes "
+                "(<confdir>/provenance-wireguard-client.conf, 0600: it holds the device's "
+                "private key) into the device's WireGuard app, and install the CA there",
+                "Local, one application on this machine without any proxy setting:",
+                "  provenance capture --mode local:NAME            (NAME: process name or PID)",
+                "  Linux: needs sudo and a kernel that accepts mitmproxy's eBPF redirector; "
+                "macOS: mitmproxy's network extension; Windows: an elevated prompt. Where the "
+                "redirector cannot start, the command says so in one line.",
+            ),
+        ),
+        Section(
+            "9. Check",
             (
                 "provenance models      (what was captured: product, provider, model ids)",
                 f"data directory: {os.environ.get('PROVENANCE_HOME') or 'platform default'}",

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import logging
+import os
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provenance.capture.options import CaptureOptions
+from provenance.capture.options import CaptureOptions, mode_name
 from provenance.capture.session import CaptureStats
 from provenance.errors import ProvenanceError, UsageError
 from provenance.paths import checkout_root
@@ -28,7 +31,7 @@ class ProxySettings:
     """How mitmproxy listens and forwards (validated by the CLI)."""
 
     listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
+    listen_port: int | None = 8080  # None: the mode listens on nothing (local)
     mode: str = "regular"
     confdir: Path | None = None  # mitmproxy's CA directory (default ~/.mitmproxy)
     ssl_insecure: bool = False  # don't verify upstream certificates
@@ -52,11 +55,84 @@ def capture_addon_class() -> type:
         return module.Capture  # type: ignore[no-any-return]
 
 
-class _Ready:
-    """Reports the bound addresses once mitmproxy is serving."""
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """What :func:`run_proxy` tells its caller once mitmproxy is serving."""
 
-    def __init__(self, callback: Callable[[list[tuple[str, int]]], None] | None) -> None:
+    addrs: list[tuple[str, int]]  # bound addresses (empty in local mode)
+    wireguard_conf: Path | None = None  # the client configuration written for wireguard mode
+
+
+WIREGUARD_CLIENT_FILE = "provenance-wireguard-client.conf"
+
+# mitmproxy's local redirector (Linux) reports a failed start only in its log, then exits; the
+# proxy would go on serving nothing. These phrases of mitmproxy_rs 0.12 mark that failure.
+_REDIRECTOR_FAILED = (
+    "eBPF initialization failed",
+    "Failed to run sudo",
+    "Failed to elevate privileges",
+    "Failed to launch mitmproxy-linux-redirector",
+    "redirect daemon exited prematurely",
+    "[linux-redirector] exited",
+)
+
+
+class _RedirectorWatch(logging.Handler):
+    """Stops the proxy, keeping the reason, when the local redirector fails to start."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.stop = stop
+        self.failure: str | None = None
+        self.cause: str | None = None  # the first "Caused by" line after the failure
+
+    @property
+    def reason(self) -> str | None:
+        if self.failure is None:
+            return None
+        return f"{self.failure}: {self.cause}" if self.cause else self.failure
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage().strip()
+        except Exception:
+            return
+        if self.failure is None and any(p in message for p in _REDIRECTOR_FAILED):
+            self.failure = message.splitlines()[0].removeprefix("Error: ")[:200]
+            self.stop()
+        elif self.failure is not None and self.cause is None and message.startswith("0: "):
+            self.cause = message.removeprefix("0: ")[:200]
+
+
+def _redirector_noise(record: logging.LogRecord) -> bool:
+    """Keep mitmproxy's terminal log free of the redirector's warnings (a BTF dump, stacks)."""
+    return record.levelno >= logging.ERROR or not record.name.startswith("mitmproxy.packet_sources")
+
+
+def _write_wireguard_conf(instance: Any, confdir: Path) -> Path | None:
+    """Write the WireGuard client configuration (it holds the client's private key) 0600."""
+    conf = instance.client_conf()
+    if not conf:
+        return None
+    bound = list(getattr(instance, "listen_addrs", ()))
+    if bound:  # mitmproxy writes the configured port, which is 0 when the OS picked one
+        port = int(bound[0][1])
+        conf = re.sub(r"^(Endpoint = .*):\d+$", rf"\g<1>:{port}", conf, flags=re.M)
+    path = confdir / WIREGUARD_CLIENT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(conf + "\n")
+    os.chmod(path, 0o600)  # an older file may have had wider permissions
+    return path
+
+
+class _Ready:
+    """Reports the bound addresses (and a WireGuard client file) once mitmproxy is serving."""
+
+    def __init__(self, callback: Callable[[Ready], None] | None, confdir: Path) -> None:
         self.callback = callback
+        self.confdir = confdir
 
     def running(self) -> None:
         from mitmproxy import ctx
@@ -65,7 +141,11 @@ class _Ready:
             return
         server = ctx.master.addons.get("proxyserver")
         addrs = [(str(a[0]), int(a[1])) for a in server.listen_addrs()] if server else []
-        self.callback(addrs)
+        wireguard: Path | None = None
+        for instance in server.servers if server else ():
+            if hasattr(instance, "client_conf"):
+                wireguard = _write_wireguard_conf(instance, self.confdir)
+        self.callback(Ready(addrs=addrs, wireguard_conf=wireguard))
 
 
 def run_proxy(
@@ -73,12 +153,13 @@ def run_proxy(
     options: CaptureOptions,
     *,
     store: Any,
-    on_ready: Callable[[list[tuple[str, int]]], None] | None = None,
+    on_ready: Callable[[Ready], None] | None = None,
     on_record: Callable[[ExchangeRecord], None] | None = None,
 ) -> CaptureStats:
     """Serve until SIGINT/SIGTERM; return the capture counters after the final flush.
 
-    Raises :class:`ProvenanceError` if mitmproxy cannot start (e.g. the port is taken).
+    Raises :class:`ProvenanceError` if mitmproxy cannot start (e.g. the port is taken, or local
+    mode's redirector is refused by the kernel).
     """
     capture_cls = capture_addon_class()
 
@@ -90,7 +171,8 @@ def run_proxy(
         opts = mitm_options.Options()
         master = DumpMaster(opts, with_termlog=True, with_dumper=False)
         addon = capture_cls(store=store, on_record=on_record, print_summary=False)
-        master.addons.add(addon, _Ready(on_ready))
+        confdir = (settings.confdir or Path("~/.mitmproxy")).expanduser()
+        master.addons.add(addon, _Ready(on_ready, confdir))
         updates: dict[str, Any] = {
             "listen_host": settings.listen_host,
             "listen_port": settings.listen_port,
@@ -114,6 +196,12 @@ def run_proxy(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, master.shutdown)
+        watch = _RedirectorWatch(lambda: loop.call_soon_threadsafe(master.shutdown))
+        if mode_name(settings.mode) == "local":
+            logging.getLogger().addHandler(watch)
+            termlog = master.addons.get("termlog")
+            if termlog is not None and not settings.verbose:
+                termlog.logger.addFilter(_redirector_noise)
         try:
             await master.run()
         except SystemExit:
@@ -122,9 +210,15 @@ def run_proxy(
                 "(see the message above); is the port in use?"
             ) from None
         finally:
+            logging.getLogger().removeHandler(watch)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             addon.done()  # no-op when mitmproxy already called it
+        if watch.reason is not None:
+            raise ProvenanceError(
+                f"--mode local could not start mitmproxy's redirector on this machine "
+                f"({watch.reason}); use --mode regular, socks5 or wireguard"
+            )
         return addon.summary or CaptureStats()
 
     return asyncio.run(main())

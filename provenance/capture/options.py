@@ -15,7 +15,8 @@ from provenance.errors import UsageError
 DEFAULT_MAX_BODY = 1_000_000
 DEFAULT_LISTEN_HOST = "127.0.0.1"
 DEFAULT_LISTEN_PORT = 8080
-ALLOWED_MODES = ("regular", "reverse", "upstream")
+ALLOWED_MODES = ("regular", "reverse", "upstream", "socks5", "wireguard", "local")
+MODE_CHOICES = "regular, reverse:URL, upstream:URL, socks5, wireguard[:KEYFILE] or local[:APP]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +80,17 @@ def capture_options(
 
 
 def parse_mode(spec: str) -> str:
-    """Validate a ``--mode`` value: ``regular``, ``reverse:URL`` or ``upstream:URL``.
+    """Validate a ``--mode`` value (one of :data:`MODE_CHOICES`).
 
     Returns the spec unchanged (mitmproxy's syntax); raises :class:`UsageError` otherwise.
+    ``local`` is checked further by :func:`check_mode_supported` before anything starts.
     """
     from mitmproxy.proxy import mode_specs
 
     spec = spec.strip()
-    name = spec.split(":", 1)[0].split("@", 1)[0]
+    name = mode_name(spec)
     if name not in ALLOWED_MODES:
-        raise UsageError(f"unsupported --mode {spec!r}: use regular, reverse:URL or upstream:URL")
+        raise UsageError(f"unsupported --mode {spec!r}: use {MODE_CHOICES}")
     if "@" in spec:
         raise UsageError("give the listen address with --listen-host/--listen-port, not in --mode")
     try:
@@ -96,6 +98,56 @@ def parse_mode(spec: str) -> str:
     except ValueError as exc:
         raise UsageError(f"invalid --mode {spec!r}: {exc}") from None
     return spec
+
+
+def mode_name(spec: str) -> str:
+    """The mode's name without its data: ``"reverse:https://x"`` → ``"reverse"``."""
+    return spec.strip().split(":", 1)[0].split("@", 1)[0]
+
+
+def listen_port_for(spec: str, port: int | None) -> int | None:
+    """The port a mode listens on: the user's ``--listen-port``, else the mode's own default.
+
+    HTTP-proxy modes default to :data:`DEFAULT_LISTEN_PORT`; ``socks5`` and ``wireguard`` to
+    mitmproxy's (1080 and UDP 51820); ``local`` listens on nothing (``None``).
+    """
+    from mitmproxy.proxy import mode_specs
+
+    name = mode_name(spec)
+    if name == "local":
+        return None
+    if port is not None:
+        return port
+    if name in ("socks5", "wireguard"):
+        return mode_specs.ProxyMode.parse(spec).default_port
+    return DEFAULT_LISTEN_PORT
+
+
+def check_mode_supported(spec: str, *, platform: str | None = None) -> None:
+    """Refuse, in one line, a mode this machine cannot run before mitmproxy tries it.
+
+    Only ``local`` has prerequisites mitmproxy does not check up front: on Linux it starts its
+    eBPF redirector through ``sudo`` (without ``sudo`` on ``PATH`` mitmproxy crashes), and it
+    exists on Linux, macOS and Windows only. Whether the kernel then accepts the eBPF program is
+    only known once it runs (see :mod:`provenance.capture.launcher`).
+    """
+    import shutil
+    import sys
+
+    if mode_name(spec) != "local":
+        return
+    platform = platform or sys.platform
+    if platform.startswith("linux"):
+        if shutil.which("sudo") is None:
+            raise UsageError(
+                "--mode local needs sudo: mitmproxy starts its eBPF redirector through sudo "
+                "(install sudo, or use --mode regular, socks5 or wireguard)"
+            )
+    elif platform not in ("darwin", "win32"):
+        raise UsageError(
+            f"--mode local is not available on {platform}: mitmproxy has it on Linux, macOS "
+            "and Windows only (use --mode regular, socks5 or wireguard)"
+        )
 
 
 def check_listen_address(host: str, port: int, *, allow_remote: bool) -> None:

@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from provenance.capture.convert import raw_exchange_from_flow
 from provenance.capture.options import CaptureOptions
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("provenance.capture")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 SHUTDOWN_ERROR = "proxy stopped before the exchange completed"
 
@@ -69,7 +68,7 @@ class CaptureStats:
         return data
 
 
-def _guarded(hook: F) -> F:
+def _guarded[F: Callable[..., Any]](hook: F) -> F:
     """Run a hook; count and log any exception instead of raising into mitmproxy."""
 
     @functools.wraps(hook)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provenance.capture.options import (
     DEFAULT_LISTEN_HOST,
@@ -18,9 +18,16 @@ from provenance.capture.options import (
     DEFAULT_MAX_BODY,
     capture_options,
     check_listen_address,
+    check_mode_supported,
+    listen_port_for,
+    mode_name,
     parse_mode,
 )
 from provenance.cli.common import add_db_option, add_json_option, emit_json
+from provenance.errors import UsageError
+
+if TYPE_CHECKING:
+    from provenance.capture.launcher import Ready
 
 
 def register(subparsers: Any) -> None:
@@ -35,16 +42,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--listen-port",
         type=int,
-        default=DEFAULT_LISTEN_PORT,
+        default=None,
         metavar="PORT",
-        help=f"default {DEFAULT_LISTEN_PORT}; 0 picks a free port",
+        help=f"default {DEFAULT_LISTEN_PORT} (socks5: 1080, wireguard: UDP 51820); "
+        "0 picks a free port",
     )
     add_db_option(parser)
     parser.add_argument(
         "--mode",
         default="regular",
         metavar="MODE",
-        help="regular (default), reverse:URL (base-URL override) or upstream:URL",
+        help="regular (default: an HTTP(S) proxy), reverse:URL (base-URL override), "
+        "upstream:URL, socks5, wireguard[:KEYFILE] (a WireGuard server for other devices; "
+        "writes a client configuration) or local[:APP] (one application's traffic without "
+        "proxy settings, where mitmproxy's redirector runs); `provenance setup` explains each",
     )
     parser.add_argument(
         "--product",
@@ -87,14 +98,24 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _print_ready(args: argparse.Namespace, store_url: str, addrs: list[tuple[str, int]]) -> None:
-    where = ", ".join(f"{h}:{p}" for h, p in addrs) or f"{args.listen_host}:{args.listen_port}"
+def _print_ready(args: argparse.Namespace, store_url: str, ready: Ready) -> None:
+    mode = args.mode
+    if mode_name(mode) == "local":
+        where = "no port: mitmproxy's redirector"
+    else:
+        where = ", ".join(f"{h}:{p}" for h, p in ready.addrs) or f"{args.listen_host}"
     confdir = args.confdir or Path("~/.mitmproxy")
-    sys.stderr.write(
-        f"provenance: proxy listening on {where} ({args.mode}); storing into {store_url}\n"
+    lines = [f"provenance: proxy listening on {where} ({mode}); storing into {store_url}"]
+    if ready.wireguard_conf is not None:
+        lines.append(
+            f"provenance: WireGuard client configuration in {ready.wireguard_conf} (it holds "
+            "the client's private key; import it into the device's WireGuard app)"
+        )
+    lines.append(
         f"provenance: HTTPS clients must trust {confdir}/mitmproxy-ca-cert.pem "
-        "(see `provenance setup`); stop with Ctrl-C\n"
+        "(see `provenance setup`); stop with Ctrl-C"
     )
+    sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
 
@@ -102,8 +123,13 @@ def run(args: argparse.Namespace) -> int:
     from provenance.capture.launcher import ProxySettings, run_proxy
     from provenance.capture.session import describe, open_capture_store, summary_line
 
-    check_listen_address(args.listen_host, args.listen_port, allow_remote=args.allow_remote)
     mode = parse_mode(args.mode)
+    listen_port = listen_port_for(mode, args.listen_port)
+    if listen_port is not None:
+        check_listen_address(args.listen_host, listen_port, allow_remote=args.allow_remote)
+    elif args.listen_port is not None:
+        raise UsageError("--mode local listens on no port: drop --listen-port")
+    check_mode_supported(mode)
     options = capture_options(
         db_url=args.db,
         product=args.product,
@@ -114,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_capture_store(options.db_url)  # StoreError (exit 2) before anything listens
     settings = ProxySettings(
         listen_host=args.listen_host,
-        listen_port=args.listen_port,
+        listen_port=listen_port,
         mode=mode,
         confdir=args.confdir,
         ssl_insecure=args.ssl_insecure,
@@ -130,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
             settings,
             options,
             store=store,
-            on_ready=lambda addrs: _print_ready(args, store.url, addrs),
+            on_ready=lambda ready: _print_ready(args, store.url, ready),
             on_record=None if (args.json or args.quiet) else on_record,
         )
     finally:

@@ -7,8 +7,11 @@ import re
 import pytest
 
 from provenance.capture.options import (
+    DEFAULT_LISTEN_PORT,
     capture_options,
     check_listen_address,
+    check_mode_supported,
+    listen_port_for,
     parse_max_body,
     parse_mode,
 )
@@ -45,9 +48,19 @@ def test_capture_options_normalises_empty_strings() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["regular", "reverse:https://api.anthropic.com", "upstream:http://127.0.0.1:3128"]
+    "spec",
+    [
+        "regular",
+        "reverse:https://api.anthropic.com",
+        "upstream:http://127.0.0.1:3128",
+        "socks5",
+        "wireguard",
+        "wireguard:/tmp/keys.json",
+        "local",
+        "local:curl",
+    ],
 )
-def test_parse_mode_accepts_the_three_modes(spec: str) -> None:
+def test_parse_mode_accepts_the_capture_modes(spec: str) -> None:
     assert parse_mode(spec) == spec
 
 
@@ -55,14 +68,47 @@ def test_parse_mode_accepts_the_three_modes(spec: str) -> None:
     ("spec", "message"),
     [
         ("transparent", "unsupported --mode"),
-        ("socks5", "unsupported --mode"),
+        ("dns", "unsupported --mode"),
+        ("tun", "unsupported --mode"),
         ("reverse:", "invalid --mode"),
         ("regular@8081", "--listen-host/--listen-port"),
+        ("socks5@1081", "--listen-host/--listen-port"),
     ],
 )
 def test_parse_mode_rejects_others(spec: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_mode(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "port", "expected"),
+    [
+        ("regular", None, DEFAULT_LISTEN_PORT),
+        ("reverse:https://x.example", None, DEFAULT_LISTEN_PORT),
+        ("socks5", None, 1080),
+        ("wireguard", None, 51820),
+        ("socks5", 0, 0),
+        ("wireguard", 51999, 51999),
+        ("regular", 9000, 9000),
+        ("local", None, None),
+        ("local:curl", None, None),
+    ],
+)
+def test_listen_port_follows_the_mode(spec: str, port: int | None, expected: int | None) -> None:
+    assert listen_port_for(spec, port) == expected
+
+
+def test_local_mode_needs_sudo_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(UsageError, match="--mode local needs sudo"):
+        check_mode_supported("local:curl", platform="linux")
+    check_mode_supported("socks5", platform="linux")  # other modes need nothing
+    check_mode_supported("local", platform="darwin")  # mitmproxy's own checks apply there
+
+
+def test_local_mode_is_refused_where_mitmproxy_has_none() -> None:
+    with pytest.raises(UsageError, match="not available on freebsd14"):
+        check_mode_supported("local", platform="freebsd14")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"])

@@ -31,6 +31,12 @@ def test_setup_prints_every_routing_step(
         "Windsurf",
         "entitled to inspect",
         "is created the first time",
+        "--mode socks5",
+        "ALL_PROXY=socks5h://127.0.0.1:1080",
+        "--mode wireguard",
+        "provenance-wireguard-client.conf",
+        "--mode local:NAME",
+        "eBPF redirector",
     ]:
         assert needle in out, needle
     (tmp_path / "mitmproxy-ca-cert.pem").write_text("x")
@@ -61,6 +67,7 @@ def test_system_store_step_per_os(system: str, needle: str) -> None:
         (["--listen-port", "99999"], "invalid --listen-port"),
         (["--mode", "transparent"], "unsupported --mode"),
         (["--mode", "reverse:"], "invalid --mode"),
+        (["--mode", "local", "--listen-port", "8080"], "drop --listen-port"),
         (["--max-body", "0"], "body cap"),
         (["--db", "nosuch://x"], "unsupported database URL scheme"),
     ],

@@ -64,6 +64,14 @@ def proxied_client(proxy: ProxyProcess, confdir: Path, **kwargs: Any) -> httpx.C
     )
 
 
+def sdk_client(sdk: Any, proxy: ProxyProcess, confdir: Path) -> Any:
+    """The SDK's own HTTP client class (``openai``/``anthropic`` ``DefaultHttpxClient``; the
+    anthropic 2.x SDKs accept only their ``httpx2`` clients), routed through ``proxy``."""
+    return sdk.DefaultHttpxClient(
+        proxy=proxy.url, verify=ca_context(confdir), trust_env=False, timeout=60
+    )
+
+
 def wait_for_rows(
     db_url: str,
     predicate: Callable[[dict[str, Any]], bool],

@@ -22,7 +22,7 @@ import pytest
 from provenance.capture.session import SHUTDOWN_ERROR
 from provenance.demo_upstream import CONNECT_PATH, StandInProvider, connect_chat_request
 from tests.capture.dbrows import exchanges
-from tests.e2e.conftest import ca_context
+from tests.e2e.conftest import ca_context, sdk_client
 from tests.e2e.proxyproc import ProxyProcess, mitmdump, provenance_capture, run_cli
 from tests.extract.streamshapes import read_anthropic, read_openai_chat, read_protobuf_field1
 from tests.secrets_corpus import (
@@ -64,7 +64,7 @@ def send_planted_traffic(proxy: ProxyProcess, upstream: StandInProvider, confdir
         resp = client.post(url, json={**plant_json(), "stream": False}, headers=headers)
         assert resp.status_code == 200
         sent += 1
-        sent += stream_echoes(client, upstream)
+        sent += stream_echoes(client, proxy, confdir, upstream)
         resp = client.post(
             f"{upstream.base_url}/v1/chat/completions",
             json={"model": "gpt-4o", "stream": True},
@@ -95,7 +95,9 @@ def send_planted_traffic(proxy: ProxyProcess, upstream: StandInProvider, confdir
 TOKENS = {"x-standin-token-chars": "7"}  # the stand-in streams its echo 1-7 characters a time
 
 
-def stream_echoes(client: httpx.Client, upstream: StandInProvider) -> int:
+def stream_echoes(
+    client: httpx.Client, proxy: ProxyProcess, confdir: Path, upstream: StandInProvider
+) -> int:
     """The whole corpus as free text, echoed back token by token: through the real OpenAI and
     Anthropic SDKs (SSE) and a Connect stream. Every secret reaches the client split over
     many frames, none whole in one. Returns the number of requests."""
@@ -103,7 +105,7 @@ def stream_echoes(client: httpx.Client, upstream: StandInProvider) -> int:
     oai = openai.OpenAI(
         base_url=f"{upstream.base_url}/v1",
         api_key="sk-test-e2e",
-        http_client=client,
+        http_client=sdk_client(openai, proxy, confdir),
         default_headers=TOKENS,
     )
     stream = oai.chat.completions.create(
@@ -112,7 +114,10 @@ def stream_echoes(client: httpx.Client, upstream: StandInProvider) -> int:
     pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
     assert "".join(pieces) == f"Stand-in reply: {text}" and max(map(len, pieces)) <= 7
     ant = anthropic.Anthropic(
-        base_url=upstream.base_url, api_key="sk-ant-e2e", http_client=client, default_headers=TOKENS
+        base_url=upstream.base_url,
+        api_key="sk-ant-e2e",
+        http_client=sdk_client(anthropic, proxy, confdir),
+        default_headers=TOKENS,
     )
     with ant.messages.stream(
         model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": text}]

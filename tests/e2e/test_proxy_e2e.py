@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from provenance.demo_upstream import CONNECT_PATH, StandInProvider, connect_chat_request
-from tests.e2e.conftest import has_header, proxied_client, wait_for_rows
+from tests.e2e.conftest import has_header, proxied_client, sdk_client, wait_for_rows
 from tests.e2e.proxyproc import ProxyProcess
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def test_openai_sdk_json_and_sse(
     proxy, db = shared_proxy
     upstream = standin_tls if tls else standin
     tag = uuid.uuid4().hex
-    with proxied_client(proxy, confdir) as http_client:
+    with sdk_client(openai, proxy, confdir) as http_client:
         client = openai.OpenAI(
             base_url=f"{upstream.base_url}/v1",
             api_key="sk-test-e2e",
@@ -79,7 +79,7 @@ def test_anthropic_sdk_json_and_sse(
 ) -> None:
     proxy, db = shared_proxy
     tag = uuid.uuid4().hex
-    with proxied_client(proxy, confdir) as http_client:
+    with sdk_client(anthropic, proxy, confdir) as http_client:
         client = anthropic.Anthropic(
             base_url=standin_tls.base_url,
             api_key="sk-ant-test",
