@@ -19,7 +19,8 @@ from typing import Any
 from mitmproxy import exceptions
 
 from provenance.capture.options import DEFAULT_MAX_BODY, CaptureOptions, capture_options
-from provenance.capture.session import CaptureSession, CaptureStats, summary_line
+from provenance.capture.session import CaptureSession
+from provenance.capture.stats import CaptureStats, summary_line
 from provenance.errors import ProvenanceError
 
 _OPTIONS = (

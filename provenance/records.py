@@ -96,9 +96,12 @@ class RawExchange:
     """One HTTP request/response pair as the adapter saw it, before extraction.
 
     Bodies are as on the wire: still Content-Encoding-compressed (extraction decodes them, with a
-    cap against decompression bombs). ``url`` is absolute (scheme, host, path, query). Times are
-    UTC; ``ttfb_ms`` is the first response byte after the request was sent. ``response_body`` may
-    be None when the adapter fed the body through a tap instead (streamed responses).
+    cap against decompression bombs), unless ``bodies_decoded`` says the source only kept them
+    decoded (a HAR): the Content-Encoding headers then stay as evidence and are not applied, and
+    ``*_wire_size`` carry the sizes on the wire where the source recorded them. ``url`` is
+    absolute (scheme, host, path, query). Times are UTC; ``ttfb_ms`` is the first response byte
+    after the request was sent. ``response_body`` may be None when the adapter fed the body
+    through a tap instead (streamed responses).
     """
 
     started_at: datetime
@@ -119,6 +122,9 @@ class RawExchange:
     error: str | None = None  # a connection/protocol error reported by the adapter
     response_trailers: Headers = field(default_factory=list)  # HTTP/2 trailers (gRPC status)
     notes: list[str] = field(default_factory=list)  # what the adapter could not read, as is
+    bodies_decoded: bool = False  # bodies already decoded (HAR): Content-Encoding not applied
+    request_wire_size: int | None = None  # body bytes on the wire, where only decoded are held
+    response_wire_size: int | None = None
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.capture.options import CaptureOptions, mode_name
-from provenance.capture.session import CaptureStats
+from provenance.capture.stats import CaptureStats
 from provenance.errors import ProvenanceError, UsageError
 from provenance.paths import checkout_root
 from provenance.records import ExchangeRecord

@@ -3,8 +3,9 @@
 mitmproxy runs an addon's ``response`` hook before it forwards a buffered response, and every flow
 of the proxy shares one event loop: whatever the hook costs is added to that request's latency and
 queues every other flow behind it. :class:`ExtractWorker` moves that cost to a second process. The
-hook only snapshots the exchange (:class:`~provenance.records.RawExchange` plus the finished body
-taps of streamed bodies) and hands it over; the worker runs ``extract`` and writes through its own
+hook only snapshots the exchange into a :class:`~provenance.ingest.Job` (the raw exchange plus the
+finished taps of streamed bodies or of a WebSocket session) and hands it over; the worker runs it
+through its own :class:`~provenance.ingest.Recorder` and writes through its own
 :class:`~provenance.store.BatchWriter`.
 
 Contract (the same as the in-loop path, which stays the fallback):
@@ -38,17 +39,15 @@ import sys
 import threading
 import types
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from provenance.capture.framepipe import FrameSender, read_available, split_frames
+from provenance.ingest import Job
 
 logger = logging.getLogger("provenance.capture")
 
 MAX_BYTES = 256 * 1024 * 1024  # jobs waiting for the pipe to take them, at most
-
-# Job kinds: a raw exchange to extract, or a record already extracted (WebSockets).
-RAW = "raw"
-RECORD = "record"
 
 
 @dataclasses.dataclass(slots=True)
@@ -68,7 +67,8 @@ class ExtractWorker:
     """A child process that extracts and stores the exchanges a capture session hands it.
 
     ``url`` is the store's full URL (with any password: it is pickled to the child over a pipe,
-    never put on a command line); ``redactor`` is pickled with its key. ``on_seen`` is called
+    never put on a command line); ``redactor`` is pickled with its key; the child extracts with
+    ``options`` through its own :class:`~provenance.ingest.Recorder`. ``on_seen`` is called
     from a reader thread with each stored record, bodies removed.
     """
 
@@ -77,6 +77,7 @@ class ExtractWorker:
         url: str,
         *,
         redactor: Any,
+        options: Any = None,
         on_seen: Callable[[Any], None] | None = None,
         max_bytes: int = MAX_BYTES,
     ) -> None:
@@ -97,6 +98,7 @@ class ExtractWorker:
             args=(
                 url,
                 redactor,
+                options,
                 self._job_read,
                 results_write,
                 on_seen is not None,
@@ -119,14 +121,14 @@ class ExtractWorker:
         """False once the child has ended (or failed to start)."""
         return not self._done.is_set()
 
-    def submit(self, job: tuple[Any, ...]) -> bool:
+    def submit(self, job: Job) -> bool:
         """Hand a job to the child; False (nothing queued) when the backlog is full or the child
         is gone. Raises only if the job cannot be pickled (nothing is sent then)."""
         if self._closing or self._done.is_set():
             return False
         return self._sender.send(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def take_back(self) -> list[tuple[Any, ...]]:
+    def take_back(self) -> list[Job]:
         """The jobs the child left unread after it ended, so the caller can handle them itself.
 
         Call it before :meth:`release`. Best effort: if the child died halfway through reading a
@@ -135,7 +137,7 @@ class ExtractWorker:
         backlog = self._sender.take_backlog()  # first: nothing more goes into the pipe after it
         data = read_available(self._job_read.fileno()) + backlog
         frames, used = split_frames(data)
-        jobs: list[tuple[Any, ...]] = []
+        jobs: list[Job] = []
         for frame in frames:
             try:
                 job = pickle.loads(frame)
@@ -223,6 +225,7 @@ def _start_clean(process: Any) -> None:
 def _child_main(
     url: str,
     redactor: Any,
+    options: Any,
     jobs: Any,
     results: Any,
     send_seen: bool,
@@ -233,8 +236,7 @@ def _child_main(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     report = WorkerReport()
     try:
-        from provenance.capture.session import bare_record, light_record
-        from provenance.extract import extract
+        from provenance.ingest import Recorder
         from provenance.store import BatchWriter, open_store
 
         store = open_store(url)
@@ -243,6 +245,7 @@ def _child_main(
         with contextlib.suppress(Exception):
             results.send(("report", report))
         return
+    recorder = Recorder(redactor, options)
     writer = BatchWriter(store)
     try:
         while True:
@@ -257,31 +260,16 @@ def _child_main(
                 break
             if job is None:
                 break
-            if job[0] == RAW:
-                _, raw, request_tap, response_tap, extra_errors, options = job
-                try:
-                    record = extract(
-                        raw,
-                        redactor=redactor,
-                        options=options,
-                        request_tap=request_tap,
-                        response_tap=response_tap,
-                    )
-                except Exception as exc:
-                    report.extract_failures += 1
-                    record = bare_record(raw, redactor, f"extraction failed: {type(exc).__name__}")
-                record.parse_errors.extend(extra_errors)
-            else:
-                record = job[1]
-            if record.parse_errors:
-                report.parse_errors += 1
+            record = recorder.record(job)
             writer.submit(record)
             if send_seen:
                 with contextlib.suppress(Exception):
-                    results.send(("seen", light_record(record)))
+                    results.send(("seen", replace(record, request_body=None, response_body=None)))
     finally:
         stats = writer.close(None)
         store.close()
+        report.parse_errors = recorder.stats.parse_errors
+        report.extract_failures = recorder.stats.failures
         report.written = stats.written
         report.dropped = stats.dropped
         report.failed_records = stats.failed_records

@@ -121,7 +121,8 @@ def _print_ready(args: argparse.Namespace, store_url: str, ready: Ready) -> None
 
 def run(args: argparse.Namespace) -> int:
     from provenance.capture.launcher import ProxySettings, run_proxy
-    from provenance.capture.session import describe, open_capture_store, summary_line
+    from provenance.capture.session import open_capture_store
+    from provenance.capture.stats import describe, summary_line
 
     mode = parse_mode(args.mode)
     listen_port = listen_port_for(mode, args.listen_port)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from provenance import catalog
@@ -112,7 +113,9 @@ class _Run:
         return tap_body(
             body,
             content_type=_header(headers, "content-type"),
-            content_encoding=_header(headers, "content-encoding"),
+            content_encoding=None
+            if self.raw.bodies_decoded
+            else _header(headers, "content-encoding"),
             role=role,
             max_body=self.options.max_body,
             url=self.raw.url,
@@ -185,9 +188,39 @@ def extract(
 
     ``request_tap``/``response_tap`` are results of :class:`~provenance.extract.BodyTap` the
     adapter fed while streaming; when given, the matching ``raw`` body is not parsed again.
+    ``secret_hashes`` are the credentials redacted in this exchange only, whatever else the
+    redactor is doing on other threads.
     """
+    with collecting(redactor) as found:
+        record = _extract(raw, redactor, options, request_tap, response_tap)
+    record.secret_hashes = found.hashes if found is not None else []
+    return record
+
+
+def _size(wire: int | None, tap: TapResult | None) -> int | None:
+    """A body's size on the wire: the source's own figure where it holds the body decoded."""
+    if tap is None:
+        return None
+    return wire if wire is not None else tap.raw_size
+
+
+def collecting(redactor: Redactor) -> AbstractContextManager[Any]:
+    """``redactor.collecting()``, or a block that collects nothing (``None``) if the redactor
+    cannot collect: extraction must not fail for it."""
+    try:
+        return redactor.collecting()
+    except Exception:
+        return nullcontext(None)
+
+
+def _extract(
+    raw: RawExchange,
+    redactor: Redactor,
+    options: ExtractOptions | None,
+    request_tap: TapResult | None,
+    response_tap: TapResult | None,
+) -> ExchangeRecord:
     run = _Run(raw, redactor, options or ExtractOptions())
-    run.guard("redactor", redactor.secret_hashes, [])  # drop hashes left from earlier use
     scheme, host, port, path, query = run.guard(
         "URL parsing", lambda: _split_url(raw.url), ("http", "", None, "/", "")
     )
@@ -260,7 +293,6 @@ def extract(
     )
     product_text = run.guard("product redaction", lambda: _opt_text(redactor, product), None)
     content_type_text = run.guard("content-type", lambda: _opt_text(redactor, content_type), None)
-    secret_hashes = run.guard("redactor", redactor.secret_hashes, [])
     parse_errors.extend(run.errors)
 
     return ExchangeRecord(
@@ -278,8 +310,8 @@ def extract(
         latency_ms=raw.latency_ms,
         ttfb_ms=raw.ttfb_ms,
         streamed=raw.streamed,
-        request_size=request_tap.raw_size if request_tap else None,
-        response_size=response_tap.raw_size if response_tap else None,
+        request_size=_size(raw.request_wire_size, request_tap),
+        response_size=_size(raw.response_wire_size, response_tap),
         request_headers=req_headers,
         response_headers=resp_headers,
         request_body=req_body,
@@ -293,7 +325,6 @@ def extract(
         origin=raw.origin,
         http_version=raw.http_version,
         client_ja4=raw.client_ja4,
-        secret_hashes=list(secret_hashes),
         error=error,
         deployment=next((o.model_id for o in observations if o.kind == "deployment"), None),
         stream_deltas=response_tap.deltas if response_tap is not None else None,

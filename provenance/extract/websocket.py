@@ -277,13 +277,23 @@ def extract_websocket(
     message log as the response body (``None`` with ``keep_bodies=False``), message counts
     as sizes, and its parse errors. ``streamed`` is True.
     """
-    from provenance.extract.pipeline import ExtractOptions, extract
+    from provenance.extract.pipeline import ExtractOptions, collecting, extract
 
     options = options or ExtractOptions()
     handshake = replace(raw_handshake, request_body=None, response_body=None, streamed=True)
-    record = extract(handshake, redactor=redactor, options=options)
+    with collecting(redactor) as found:  # the handshake's and the messages' credentials
+        record = extract(handshake, redactor=redactor, options=options)
+        _add_session(record, ws_result, redactor, options)
+    if found is not None:
+        record.secret_hashes = found.hashes
+    return record
+
+
+def _add_session(
+    record: ExchangeRecord, ws_result: WebSocketResult, redactor: Redactor, options: ExtractOptions
+) -> None:
+    """The session's ids, usage, sizes and redacted log onto the handshake's record."""
     try:
-        redactor.secret_hashes()  # extract() drained its own; collect the session's from here
         observations = list(record.observations)
         seen = {(o.model_id, o.source.value, o.location, o.role) for o in observations}
         for obs in ws_result.observations:
@@ -304,13 +314,9 @@ def extract_websocket(
             record.bodies_truncated = True
         if options.keep_bodies and ws_result.log:
             record.response_body = _redact_log(redactor, ws_result.log, record.parse_errors)
-        record.secret_hashes = list(
-            dict.fromkeys([*record.secret_hashes, *redactor.secret_hashes()])
-        )
     except Exception as exc:
         record.parse_errors.append(f"internal error in WebSocket extraction ({type(exc).__name__})")
         record.response_body = None
-    return record
 
 
 def _redact_log(redactor: Redactor, log: list[str], errors: list[str]) -> str:

@@ -14,7 +14,7 @@ from typing import IO, Any
 from provenance.capture.convert import raw_exchange_from_flow
 from provenance.capture.tee import is_stream_content_type
 from provenance.importers.har import SkipEntry
-from provenance.importers.sessions import ImportItem, Message
+from provenance.ingest import Job, Message
 from provenance.records import Origin, RawExchange
 
 
@@ -52,8 +52,8 @@ def flow_messages(flow: Any) -> Iterator[Message]:
         yield message.content, bool(message.from_client), bool(message.is_text)
 
 
-def flow_item(flow: Any, *, product: str | None = None) -> ImportItem:
-    """One stored flow → an :class:`ImportItem` (a WebSocket flow carries its messages);
+def flow_item(flow: Any, *, product: str | None = None) -> Job:
+    """One stored flow → an :class:`Job` (a WebSocket flow carries its messages);
     raises :class:`SkipEntry` for what is not importable."""
     raw = raw_exchange_from_flow_file(flow, product=product)
-    return ImportItem(raw, flow_messages(flow) if flow.websocket is not None else None)
+    return Job(raw, messages=flow_messages(flow) if flow.websocket is not None else None)

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from provenance.capture.tee import is_stream_content_type
 from provenance.importers.jsonstream import iter_array_items
-from provenance.importers.sessions import ImportItem, Message
+from provenance.ingest import Job, Message
 from provenance.records import Headers, Origin, RawExchange
 
 
@@ -48,11 +48,6 @@ def _headers(value: Any) -> Headers:
             continue
         out.append((name, "" if val is None else str(val)))
     return out
-
-
-def _without(headers: Headers, *names: str) -> Headers:
-    drop = {n.lower() for n in names}
-    return [(k, v) for k, v in headers if k.lower() not in drop]
 
 
 def _body(container: Any) -> bytes | None:
@@ -94,12 +89,12 @@ def undated(raw: RawExchange) -> bool:
     return any(n.startswith(UNDATED) for n in raw.notes)
 
 
-def date_in_order(items: Iterator[ImportItem]) -> Iterator[ImportItem]:
+def date_in_order(items: Iterator[Job]) -> Iterator[Job]:
     """Give undated entries the time of the entry before them (the next one, for leading
     entries), so they keep the file's order; never today's date, since the dates of switches
     between base models are evidence. Entries of a file with no readable time at all get
     1970-01-01. Each such exchange keeps a parse error saying so."""
-    pending: list[ImportItem] = []
+    pending: list[Job] = []
     last: datetime | None = None
     for item in items:
         if not undated(item.raw):
@@ -143,8 +138,8 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
     response = response if isinstance(response, dict) else {}
     status = response.get("status")
     status = status if isinstance(status, int) and status > 0 else None
-    req_headers = _without(_headers(request.get("headers")), "content-encoding")
-    resp_headers = _without(_headers(response.get("headers")), "content-encoding")
+    req_headers = _headers(request.get("headers"))  # a HAR holds bodies decoded: the
+    resp_headers = _headers(response.get("headers"))  # encoding is evidence, not applied
     content = response.get("content")
     mime = content.get("mimeType") if isinstance(content, dict) else None
     error = None
@@ -175,7 +170,23 @@ def raw_exchange_from_har_entry(entry: Any, *, product: str | None = None) -> Ra
         product=product,
         error=error,
         notes=notes,
+        bodies_decoded=True,
+        request_wire_size=_wire_size(request),
+        response_wire_size=_wire_size(response),
     )
+
+
+def _wire_size(message: dict[str, Any]) -> int | None:
+    """HAR's ``bodySize`` (bytes on the wire) when it is a real figure: -1 means unknown, and
+    browsers write 0 for a body served from cache, so 0 counts only for an empty body."""
+    size = message.get("bodySize")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None
+    if size == 0:
+        body = message.get("content") or message.get("postData")
+        text = body.get("text") if isinstance(body, dict) else None
+        return 0 if not text else None
+    return size
 
 
 def is_websocket_entry(entry: Any) -> bool:
@@ -215,8 +226,8 @@ def har_messages(entry: Any) -> Iterator[Message]:
                 continue
 
 
-def har_item(entry: Any, *, product: str | None = None) -> ImportItem:
-    """One HAR entry → an :class:`ImportItem` (a WebSocket entry carries its messages);
+def har_item(entry: Any, *, product: str | None = None) -> Job:
+    """One HAR entry → an :class:`Job` (a WebSocket entry carries its messages);
     raises :class:`SkipEntry` for what is not importable."""
     raw = raw_exchange_from_har_entry(entry, product=product)
-    return ImportItem(raw, har_messages(entry) if is_websocket_entry(entry) else None)
+    return Job(raw, messages=har_messages(entry) if is_websocket_entry(entry) else None)

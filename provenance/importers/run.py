@@ -1,10 +1,11 @@
 """Import recorded traffic files into a store: the one place the importers are driven from.
 
-Each exchange goes through the same ``extract`` (with the same redaction) as live capture, each
-WebSocket session through the same ``WebSocketTap`` + ``extract_websocket``, and records are
-written in batches in one transaction each. A file that turns out to be malformed half-way
-keeps what was read before the fault (it is flushed to the store first) and reports the fault
-on its :class:`ImportSummary`; the caller decides the exit code.
+Each exchange and WebSocket session goes through the same funnel as live capture
+(:class:`~provenance.ingest.Recorder`, the same redaction); records are written in batches of
+:data:`~provenance.ingest.BATCH`, one transaction each (:class:`~provenance.ingest.RecordBatcher`).
+A file that turns out to be malformed half-way keeps what was read before the fault (it is
+flushed to the store first) and reports the fault on its :class:`ImportSummary`; the caller
+decides the exit code.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import UsageError
-from provenance.extract import ExtractOptions
 from provenance.importers.detect import FileKind, open_input
 from provenance.importers.flows import flow_item, iter_flow_file
 from provenance.importers.har import SkipEntry, date_in_order, har_item, iter_har_entries
 from provenance.importers.jsonstream import JsonStreamError
-from provenance.importers.sessions import ImportItem, to_record
-from provenance.records import ExchangeRecord
+from provenance.ingest import Job, RecordBatcher, Recorder, extract_options
 
-BATCH = 200
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
@@ -38,6 +36,7 @@ class ImportSummary:
     stored: int = 0  # exchange rows written
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
     parse_errors: int = 0  # stored exchanges carrying at least one parse error
+    extract_failures: int = 0  # exchanges extraction could not handle (stored as bare rows)
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +47,7 @@ class ImportSummary:
             "stored": self.stored,
             "skipped": dict(sorted(self.skipped.items())),
             "parse_errors": self.parse_errors,
+            "extract_failures": self.extract_failures,
             "error": self.error,
         }
 
@@ -77,17 +77,12 @@ def import_file(
             path, store=store, redactor=redactor, options=options, progress=progress
         )
     summary = ImportSummary(path=str(path), kind=kind.value)
-    extract_options = ExtractOptions(keep_bodies=options.keep_bodies, max_body=options.max_body)
+    recorder = Recorder(redactor, extract_options(options))
+    batcher = RecordBatcher(store)
     total = path.stat().st_size
-    batch: list[ExchangeRecord] = []
     try:
         for item in _items(kind, reader, summary, options):
-            record = to_record(item, redactor=redactor, options=extract_options)
-            if record.parse_errors:
-                summary.parse_errors += 1
-            batch.append(record)
-            if len(batch) >= BATCH:
-                _flush(store, batch, summary)
+            batcher.add(recorder.record(item))
             if progress is not None:
                 progress(position(), total)
     except (JsonStreamError, OSError, EOFError, ValueError) as exc:
@@ -97,8 +92,13 @@ def import_file(
             raise
         summary.error = f"not a readable mitmproxy flow file ({exc})"
     finally:
-        _flush(store, batch, summary)
-        reader.close()
+        try:
+            batcher.flush()
+        finally:
+            summary.stored = batcher.stored
+            summary.parse_errors = recorder.stats.parse_errors
+            summary.extract_failures = recorder.stats.failures
+            reader.close()
     if progress is not None:
         progress(total, total)
     return summary
@@ -116,7 +116,7 @@ def _reason(exc: BaseException) -> str:
 
 def _items(
     kind: FileKind, reader: Any, summary: ImportSummary, options: ImportOptions
-) -> Iterator[ImportItem]:
+) -> Iterator[Job]:
     if kind is FileKind.HAR:
         yield from date_in_order(_converted(iter_har_entries(reader), har_item, summary, options))
     else:
@@ -125,21 +125,13 @@ def _items(
 
 def _converted(
     entries: Iterator[Any], convert: Any, summary: ImportSummary, options: ImportOptions
-) -> Iterator[ImportItem]:
+) -> Iterator[Job]:
     for entry in entries:
         summary.read += 1
         try:
             yield convert(entry, product=options.product)
         except SkipEntry as skip:
             summary.skipped[str(skip)] += 1
-
-
-def _flush(store: Any, batch: list[ExchangeRecord], summary: ImportSummary) -> None:
-    if not batch:
-        return
-    ids = store.write_exchanges(list(batch))
-    summary.stored += len(ids) if ids is not None else len(batch)
-    batch.clear()
 
 
 def _import_pcap(
@@ -156,7 +148,7 @@ def _import_pcap(
         store=store,
         redactor=redactor,
         progress=progress is not None,
-        options=ExtractOptions(keep_bodies=options.keep_bodies, max_body=options.max_body),
+        options=extract_options(options),
     )
     skipped = Counter(getattr(result, "skipped", None) or {})
     stored = int(getattr(result, "exchanges", 0) or 0)

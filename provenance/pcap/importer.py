@@ -1,8 +1,10 @@
 """Import a capture into the store: decrypted exchanges through the one extraction path,
 TLS connections into ``connections``. Called by ``provenance import CAPTURE.pcap``.
 
-Exchanges go through :func:`provenance.extract.extract` with the caller's redactor (so nothing
-secret is stored) in batches; each TLS connection becomes one
+Exchanges go through the same funnel as live capture (:class:`~provenance.ingest.Recorder`, with
+the caller's redactor, so nothing secret is stored; an exchange extraction cannot handle keeps a
+bare row) and are written by a :class:`~provenance.ingest.RecordBatcher`; each TLS connection
+becomes one
 :class:`~provenance.store.records.ConnectionRecord` (the store merges repeats).
 """
 
@@ -13,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provenance.ingest import Job, RecordBatcher, Recorder
 from provenance.pcap.capture import iter_capture
 from provenance.pcap.model import CaptureStats, TlsConnection
 from provenance.records import RawExchange
 from provenance.tls.client_table import client_for_ja4
 from provenance.tls.keylog import KeyLog
-
-BATCH = 200
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class ImportSummary:
     connections_saved: int = 0
     dns_answers: int = 0
     keylog_entries: int = 0
+    extract_failures: int = 0  # exchanges stored as bare rows (extraction failed)
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -94,9 +96,7 @@ def import_capture(
     :class:`~provenance.errors.UsageError` for a missing/unreadable capture or key log; bad
     traffic inside the file is counted in ``skipped``, never raised.
     """
-    from provenance.extract import ExtractOptions, extract
-
-    options = options if options is not None else ExtractOptions()
+    recorder = Recorder(redactor, options)
     started = time.monotonic()
     if keylog is not None and not isinstance(keylog, KeyLog):
         from provenance.errors import UsageError
@@ -107,27 +107,21 @@ def import_capture(
     keylog = keylog if keylog is not None else KeyLog()
     summary = ImportSummary(path=str(path))
     stats_box: list[CaptureStats] = []
-    batch: list[Any] = []
+    batcher = RecordBatcher(store)
     conns: list[Any] = []
-
-    def flush() -> None:
-        if batch:
-            summary.exchange_ids.extend(store.write_exchanges(list(batch)))
-            batch.clear()
 
     with _progress_bar(progress, Path(path).name) as on_progress:
         for event in iter_capture(path, keylog, progress=on_progress, stats_out=stats_box):
             if isinstance(event, RawExchange):
-                batch.append(extract(event, redactor=redactor, options=options))
-                if len(batch) >= BATCH:
-                    flush()
+                batcher.add(recorder.record(Job(event)))
             else:
                 conns.append(connection_record(event))
                 if len(conns) >= 5000:
                     store.save_connections(conns)
                     summary.connections_saved += len(conns)
                     conns.clear()
-        flush()
+        batcher.flush()
+        summary.exchange_ids = batcher.ids
         if conns:
             store.save_connections(conns)
             summary.connections_saved += len(conns)
@@ -140,6 +134,7 @@ def import_capture(
     summary.exchanges = stats.exchanges
     summary.dns_answers = stats.dns_answers
     summary.keylog_entries = len(keylog)
+    summary.extract_failures = recorder.stats.failures
     summary.skipped = dict(sorted(stats.skipped.items()))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary

@@ -341,7 +341,7 @@ PATTERNS: tuple[SecretPattern, ...] = (
 # A replacement token, as written by the redactor. Nothing above matches inside one.
 TOKEN_RE = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{12}\]")
 
-# Kinds that are personal identifiers rather than credentials: hashed, but not in secret_hashes().
+# Kinds that are personal identifiers, not credentials: hashed, never collected as secret hashes.
 PERSONAL_KINDS = frozenset({"user-id"})
 
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")

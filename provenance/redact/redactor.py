@@ -10,8 +10,9 @@ Contracts shared by every method:
 
 - never raises on any ``str``/JSON input, and never alters text that holds no secret;
 - idempotent: redacting redacted output changes nothing (tokens are recognised and kept);
-- the hashes of credentials replaced since the last :meth:`Redactor.secret_hashes` call are
-  collected, so an exchange record can say which keys it carried.
+- the hashes of credentials replaced inside a :meth:`Redactor.collecting` block are collected
+  for that block (per thread, nested blocks included), so an exchange record can say which keys
+  it carried while other threads redact other exchanges with the same instance.
 
 JSON choices (see :mod:`provenance.redact.names` for the name lists):
 
@@ -22,8 +23,7 @@ JSON choices (see :mod:`provenance.redact.names` for the name lists):
   replaced: OpenAI logprobs entries are ``{"token": "Hello"}`` and must survive;
 - Claude Code's ``metadata.user_id`` (``user_<hash>_account_<uuid>_session_<uuid>``) and the
   top-level OpenAI ``user`` / ``safety_identifier`` fields are personal identifiers: replaced by a
-  ``user-id`` token (still correlatable), but not listed by :meth:`secret_hashes`, which lists
-  credentials only;
+  ``user-id`` token (still correlatable), but not collected, which lists credentials only;
 - every other string, and every object key, goes through :meth:`Redactor.redact_text`.
 
 In URLs a token is written as is (``?key=[REDACTED:query:…]``), not percent-encoded: stored URLs
@@ -38,7 +38,8 @@ import hmac
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -87,6 +88,23 @@ _URL_AUTHORITY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)")
 _PERSONAL_TOP_FIELDS = frozenset({"user", "safetyidentifier"})
 
 
+class SecretHashes:
+    """The digests of credentials replaced inside one :meth:`Redactor.collecting` block."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, None] = {}
+
+    def add(self, digest: str) -> None:
+        self._seen[digest] = None
+
+    @property
+    def hashes(self) -> list[str]:
+        """First seen first, each once."""
+        return list(self._seen)
+
+
 def _is_token(value: str) -> bool:
     return "[REDACTED:" in value and TOKEN_RE.fullmatch(value.strip()) is not None
 
@@ -100,8 +118,7 @@ class Redactor:
         self._key = bytes(key)
         self._cache: dict[str, str] = {}
         self._clean: dict[str, None] = {}
-        self._seen: dict[str, None] = {}
-        self._lock = threading.Lock()
+        self._local = threading.local()  # .blocks: this thread's open collecting() blocks
 
     def __reduce__(self) -> tuple[type[Redactor], tuple[bytes]]:
         # Pickled (to the capture's extraction process only) as its key: caches stay behind.
@@ -136,19 +153,27 @@ class Redactor:
             return secret
         hexed = self.digest(secret)
         if kind not in PERSONAL_KINDS:
-            with self._lock:
-                self._seen[hexed] = None
+            for block in getattr(self._local, "blocks", ()):
+                block.add(hexed)
         return f"[REDACTED:{kind}:{hexed}]"
 
-    def secret_hashes(self) -> list[str]:
-        """Digests (12 hex) of credentials replaced since the last call, first seen first; drains.
+    @contextmanager
+    def collecting(self) -> Iterator[SecretHashes]:
+        """Collect the digests (12 hex) of credentials this thread replaces inside the block.
 
-        Personal identifiers (``user-id`` tokens) are not listed.
+        Blocks nest (an outer block sees its inner blocks' digests too) and are per thread, so
+        one redactor serves concurrent extractions without mixing their hashes. Personal
+        identifiers (``user-id`` tokens) are not collected.
         """
-        with self._lock:
-            out = list(self._seen)
-            self._seen.clear()
-        return out
+        blocks: list[SecretHashes] | None = getattr(self._local, "blocks", None)
+        if blocks is None:
+            blocks = self._local.blocks = []
+        found = SecretHashes()
+        blocks.append(found)
+        try:
+            yield found
+        finally:
+            blocks.remove(found)
 
     # ----------------------------------------------------------------------------- text
 

@@ -37,6 +37,8 @@ from provenance.records import ExchangeRecord
 from provenance.store.engine import describe_error
 from provenance.store.store import Store
 
+BATCH = 200  # records per transaction: the live writer's and the file importers' batches
+
 log = logging.getLogger("provenance.store")
 
 RECORD_OVERHEAD_BYTES = 2048  # rough size of a record without its bodies
@@ -93,7 +95,7 @@ class BatchWriter:
         self,
         store: Store,
         *,
-        max_batch: int = 200,
+        max_batch: int = BATCH,
         flush_interval: float = 0.25,
         max_buffer: int = 100_000,
         max_buffer_bytes: int | None = 512 * 1024 * 1024,

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from mitmproxy.test import taddons
 
+from provenance.ingest import Job
 from provenance.redact import Redactor
 from tests.capture.dbrows import exchanges
 from tests.capture.test_addon import KEY, chat_flow, load_addon_module, run_flow
@@ -64,7 +65,7 @@ def test_the_worker_stores_exactly_what_the_loop_stores(tmp_path: Any) -> None:
         addon = load_addon_module().Capture(print_summary=False)
         with taddons.context(addon) as tctx:
             tctx.configure(addon, provenance_db=url, provenance_extract_process=in_process)
-            assert (addon.session.worker is not None) is in_process
+            assert (addon.session.handover.worker is not None) is in_process
             drive_both(addon)
             addon.done()
         assert addon.summary.written == 2 and addon.summary.dropped == 0
@@ -83,7 +84,7 @@ def test_the_worker_ignores_signals_to_the_process_group(sqlite_url: str, sig: i
     addon = load_addon_module().Capture(print_summary=False)
     with taddons.context(addon) as tctx:
         tctx.configure(addon, provenance_db=sqlite_url)
-        worker = addon.session.worker
+        worker = addon.session.handover.worker
         drive_both(addon)
         wait_for(lambda: len(exchanges(sqlite_url)) == 2)  # the child is up and writing
         os.kill(worker._process.pid, sig)
@@ -99,14 +100,14 @@ def test_a_dead_worker_hands_its_queue_back_and_nothing_is_lost(sqlite_url: str)
     addon = load_addon_module().Capture(print_summary=False)
     with taddons.context(addon) as tctx:
         tctx.configure(addon, provenance_db=sqlite_url)
-        worker = addon.session.worker
+        worker = addon.session.handover.worker
         worker._process.kill()  # still starting: it has taken nothing yet
         worker._process.join(10)
         for _ in range(3):  # handed over (or run here, if the death was already noticed)
             drive_both(addon)
         wait_for(lambda: not worker.alive)
         drive_both(addon)  # the death is noticed: the queue comes back, the loop takes over
-        assert addon.session.worker is None
+        assert addon.session.handover.worker is None
         addon.done()
     assert len(exchanges(sqlite_url)) == 8
     assert addon.summary.exchanges == 8 and addon.summary.submitted == 8
@@ -121,7 +122,7 @@ def test_an_in_memory_store_keeps_extraction_in_the_loop() -> None:
     store = open_store("sqlite://", create=True)
     session = CaptureSession.open(CaptureOptions(), store=store, worker=True)
     try:
-        assert session.worker is None and session.writer is not None
+        assert session.handover.worker is None
     finally:
         session.close()
         store.close()
@@ -141,7 +142,7 @@ def test_a_worker_that_dies_just_before_shutdown_loses_nothing(sqlite_url: str) 
     addon = load_addon_module().Capture(print_summary=False)
     with taddons.context(addon) as tctx:
         tctx.configure(addon, provenance_db=sqlite_url)
-        addon.session.worker._process.kill()
+        addon.session.handover.worker._process.kill()
         drive_both(addon)
         addon.done()
     assert len(exchanges(sqlite_url)) == 2
@@ -161,7 +162,7 @@ def test_the_child_does_not_rerun_the_embedding_program(
     addon = load_addon_module().Capture(print_summary=False)
     with taddons.context(addon) as tctx:
         tctx.configure(addon, provenance_db=sqlite_url)
-        worker = addon.session.worker
+        worker = addon.session.handover.worker
         drive_both(addon)
         wait_for(lambda: len(exchanges(sqlite_url)) == 2)  # written by the child
         assert worker.alive
@@ -177,16 +178,20 @@ def test_a_job_that_does_not_pickle_is_extracted_in_the_proxy(sqlite_url: str) -
         tctx.configure(addon, provenance_db=sqlite_url)
         flow = chat_flow(resp_content=b'{"model":"gpt-4o-2024-08-06","choices":[]}')
         flow.response.headers["x-unpicklable"] = "1"
-        real = addon.session._hand_over
+        handover = addon.session.handover
+        real = handover._to_worker
 
-        def poisoned(job: tuple[Any, ...]) -> bool:
-            if any(name == "x-unpicklable" for name, _ in job[1].response_headers):
-                job = (*job[:1], job[1], lambda: None, *job[3:])  # a lambda does not pickle
+        def poisoned(job: Job) -> bool:
+            if any(name == "x-unpicklable" for name, _ in job.raw.response_headers):
+                job.extra_errors = [lambda: None]  # type: ignore[list-item]  # does not pickle
+                handed = real(job)
+                job.extra_errors = []
+                return handed
             return real(job)
 
-        addon.session._hand_over = poisoned
+        handover._to_worker = poisoned
         run_flow(addon, flow)
-        assert addon.session.writer is not None  # the proxy wrote it itself
+        assert handover.writer is not None  # the proxy wrote it itself
         addon.done()
     (row,) = exchanges(sqlite_url)
     assert {i[0] for i in row["ids"]} >= {"gpt-4o", "gpt-4o-2024-08-06"}

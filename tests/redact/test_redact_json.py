@@ -93,7 +93,10 @@ def test_personal_ids(redactor: Redactor) -> None:
     assert redactor.redact_json(nested) == nested
     # The Claude Code shape is found anywhere, even in text.
     assert "[REDACTED:user-id:" in redactor.redact_text(f"id={uid}")
-    assert redactor.secret_hashes() == []  # personal ids are not credentials
+    with redactor.collecting() as found:
+        redactor.redact_text(f"id={uid}")
+        redactor.redact_json({"user": "alice@example.test"})
+    assert found.hashes == []  # personal ids are not credentials
 
 
 def test_deep_copy_and_types(redactor: Redactor) -> None:

@@ -36,22 +36,51 @@ def test_stable_for_same_key_and_secret_different_across_keys() -> None:
 def test_same_secret_same_hash_in_every_location() -> None:
     r = Redactor(KEY_A)
     key = BY_NAME["anthropic-api"].value
-    header = r.redact_headers([("x-api-key", key)])[0][1]
-    body = r.redact_json({"api_key": key, "text": f"key {key}"})
-    url = r.redact_url(f"/v1/messages?api_key={key}")
+    with r.collecting() as found:
+        header = r.redact_headers([("x-api-key", key)])[0][1]
+        body = r.redact_json({"api_key": key, "text": f"key {key}"})
+        url = r.redact_url(f"/v1/messages?api_key={key}")
     digest = re.search(r"[0-9a-f]{12}", header).group()  # type: ignore[union-attr]
     assert digest in body["api_key"] and digest in body["text"] and digest in url
-    assert r.secret_hashes() == [digest]
+    assert found.hashes == [digest]
 
 
-def test_secret_hashes_drains_and_orders() -> None:
+def test_collecting_is_per_block_ordered_and_nested() -> None:
     r = Redactor(KEY_A)
-    r.redact_text(f"{BY_NAME['groq'].value} {BY_NAME['xai'].value} {BY_NAME['groq'].value}")
-    first = r.secret_hashes()
-    assert len(first) == 2
-    assert r.secret_hashes() == []
-    r.redact_text(BY_NAME["xai"].value)
-    assert r.secret_hashes() == [first[1]]
+    groq, xai = BY_NAME["groq"].value, BY_NAME["xai"].value
+    r.redact_text(groq)  # outside any block: collected nowhere
+    with r.collecting() as outer:
+        r.redact_text(f"{groq} {xai} {groq}")
+        with r.collecting() as inner:
+            r.redact_text(xai)
+    assert len(outer.hashes) == 2 and inner.hashes == [outer.hashes[1]]
+    with r.collecting() as later:
+        pass
+    assert later.hashes == []
+
+
+def test_collecting_keeps_concurrent_exchanges_apart() -> None:
+    """One redactor, many threads: each block sees only its own thread's credentials."""
+    import threading
+
+    r = Redactor(KEY_A)
+    secrets = [BY_NAME[name].value for name in ("groq", "xai", "anthropic-api", "openai-project")]
+    results: dict[int, list[str]] = {}
+    start = threading.Barrier(len(secrets))
+
+    def work(i: int) -> None:
+        start.wait()
+        with r.collecting() as found:
+            for _ in range(200):
+                r.redact_text(f"key {secrets[i]} again")
+        results[i] = found.hashes
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(secrets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {i: results[i] for i in results} == {i: [r.digest(s)] for i, s in enumerate(secrets)}
 
 
 def test_bad_keys_rejected() -> None:

@@ -1,0 +1,67 @@
+"""A capture session's counters and the lines it prints: per exchange, and at the end.
+
+Everything here reads records that are already redacted; nothing quotes raw traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from provenance.records import ExchangeRecord
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """Counters of one session; ``as_dict`` is the body of ``provenance.capture/1`` JSON."""
+
+    exchanges: int = 0  # records built (completed, errored or cut off at shutdown)
+    submitted: int = 0  # accepted by the writer's buffer
+    dropped: int = 0  # refused by a full writer buffer
+    connection_errors: int = 0  # flows that ended in flow.error
+    incomplete: int = 0  # still in flight at shutdown, stored with an error
+    parse_errors: int = 0  # records with at least one parse error
+    extract_failures: int = 0  # extraction raised: a bare row was stored instead
+    hook_failures: int = 0  # exceptions caught in a hook (the flow passed unchanged)
+    written: int | None = None  # rows the writer committed (known after close)
+    write_failures: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data
+
+
+def describe(record: ExchangeRecord) -> str:
+    """A one-line, already redacted summary of a stored exchange (for logs and the CLI)."""
+    ids: list[str] = []
+    for obs in record.observations:
+        if obs.model_id not in ids:
+            ids.append(obs.model_id)
+    status = "ERR" if record.error else (str(record.status) if record.status is not None else "---")
+    line = f"{status} {record.method} {record.host}{record.path}"
+    if ids:
+        line += "  model: " + ", ".join(ids[:4])
+    if record.error:
+        line += f"  ({record.error})"
+    return line
+
+
+def summary_line(stats: CaptureStats, store: Any) -> str:
+    """One line saying what a finished session stored, e.g. for stderr at shutdown."""
+    stored = stats.written if stats.written is not None else stats.submitted
+    parts = [f"provenance: {stored} exchange(s) stored in {getattr(store, 'url', store)}"]
+    if stats.dropped:
+        parts.append(f"{stats.dropped} dropped (store too slow)")
+    if stats.write_failures:
+        parts.append(f"{stats.write_failures} failed to write")
+    if stats.connection_errors:
+        parts.append(f"{stats.connection_errors} with connection errors")
+    if stats.incomplete:
+        parts.append(f"{stats.incomplete} cut off at shutdown")
+    if stats.extract_failures:
+        parts.append(f"{stats.extract_failures} kept as bare rows (extraction failed)")
+    if stats.hook_failures:
+        parts.append(f"{stats.hook_failures} hook failure(s)")
+    return "; ".join(parts)

@@ -1,0 +1,27 @@
+"""The one funnel every source's exchanges go through on their way to the store.
+
+Live capture (in the proxy's event loop or in the extraction process), HAR and mitmproxy flow
+imports and decrypted pcaps all hand a :class:`Job` to :meth:`Recorder.record`, which returns
+the redacted :class:`~provenance.records.ExchangeRecord` and never raises (an extraction that
+fails keeps a bare row with the reason as a parse error, counted in
+:attr:`RecorderStats.failures`). Writing is :class:`RecordBatcher` (files: synchronous batches)
+or :class:`~provenance.store.BatchWriter` (live: a writer thread), both flushing every
+:data:`BATCH` records. :func:`extract_options` is the only place extraction options are built.
+"""
+
+from __future__ import annotations
+
+from provenance.ingest.batch import BATCH, RecordBatcher
+from provenance.ingest.job import Job, Message
+from provenance.ingest.recorder import Recorder, RecorderStats, bare_record, extract_options
+
+__all__ = [
+    "BATCH",
+    "Job",
+    "Message",
+    "RecordBatcher",
+    "Recorder",
+    "RecorderStats",
+    "bare_record",
+    "extract_options",
+]
