@@ -131,7 +131,7 @@ if "gpt-4o" not in (WORK / "report.html").read_text(encoding="utf-8"):
 check("report --format html")
 
 # 4. a real capture through a reverse proxy in front of the stand-in provider
-upstream = subprocess.Popen([PY, "-m", "provenance.demo_upstream", "--port", "0"],
+upstream = subprocess.Popen([PY, "-m", "provenance.standins.provider", "--port", "0"],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
 try:
     line = upstream.stdout.readline() if upstream.stdout else ""

@@ -6,7 +6,7 @@
 extraction process; ``loop``: extraction and redaction run in the hook itself.
 
 The proxy suite's latency figures include everything; this isolates the addon: the same JSON
-exchange the load generator sends (``bench.upstream``'s completion) driven through the
+exchange the load generator sends (``provenance.standins.upstream``'s completion) driven through the
 ``Capture`` hooks with ``mitmproxy.test.taddons`` and a real SQLite store. The ``response`` hook
 runs before mitmproxy forwards a buffered response, so its wall time is added to every
 non-streamed request's latency and, under concurrency, queues the other flows behind it.
@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.stats import percentile
-from bench.upstream import json_body
+from provenance.standins.stats import percentile
+from provenance.standins.upstream import json_body
 
 WARMUP, MEASURED = 100, 1000
 

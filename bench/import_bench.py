@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.context import Context
 from bench.report import Section
-from bench.stats import median
+from provenance.standins.stats import median
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 3.0

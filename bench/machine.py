@@ -53,7 +53,7 @@ def postgres_version() -> str | None:
     """The server version of the PostgreSQL binaries the test fixture would start, if any."""
     import subprocess
 
-    from tests.conftest import find_pg_bindir
+    from provenance.standins.postgres import find_pg_bindir
 
     bindir = find_pg_bindir()
     if bindir is None:

@@ -1,13 +1,13 @@
 """Proxy suite: what the capture proxy costs the traffic that goes through it.
 
-Three ways to the same loopback upstream (:mod:`bench.upstream`): direct, plain ``mitmdump``,
-and ``provenance capture`` (storing into SQLite); the load generator (:mod:`bench.loadgen`) checks
-every response byte for byte. Runs are interleaved (direct, mitmdump, capture, then again) and
-repeated; medians are reported.
+Three ways to the same loopback upstream (:mod:`provenance.standins.upstream`): direct, plain
+``mitmdump``, and ``provenance capture`` (storing into SQLite); the load generator
+(:mod:`provenance.standins.loadgen`) checks every response byte for byte. Runs are interleaved
+(direct, mitmdump, capture, then again) and repeated; medians are reported.
 
 - non-streaming: throughput and latency p50/p99 at concurrency 1, 16 and 64;
 - streaming (SSE, 20 events 10 ms apart): time to first event and inter-event gaps, direct vs
-  plain mitmdump with streaming on (``bench/addons/stream_on.py``) vs capture;
+  plain mitmdump with streaming on (``provenance/standins/stream_on.py``) vs capture;
 - stalled store: capture latency while another connection holds SQLite's write lock for 5 s,
   vs the same load without the stall (and whether every exchange was stored afterwards);
 - soak: capture at a steady paced load for ``BENCH_SOAK_SECONDS``; RSS sampled every second,
@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen
 from bench.context import Context
-from bench.procs import (
+from bench.report import Section
+from provenance.standins import loadgen
+from provenance.standins.processes import (
     Upstream,
     cpu_seconds,
     plain_mitmdump,
@@ -32,8 +33,7 @@ from bench.procs import (
     provenance_capture,
     rss_kib,
 )
-from bench.report import Section
-from bench.stats import linear_fit, median, percentile
+from provenance.standins.stats import linear_fit, median, percentile
 
 STALL_S = 5.0
 CPU_NOTE = (
@@ -399,7 +399,7 @@ def hook_cost(ctx: Context, section: Section) -> None:
     import subprocess
     import sys
 
-    from bench.procs import ROOT
+    from provenance.standins.processes import ROOT
 
     home = ctx.workdir / "hook-home"
     home.mkdir(exist_ok=True)
@@ -454,12 +454,12 @@ def run(ctx: Context) -> Section:
     section = Section(
         "Proxy: throughput, latency, streaming, stalled store, memory",
         intro=(
-            "The same loopback upstream (`bench/upstream.py`, raw asyncio) reached directly, "
-            "through plain `mitmdump` and through `provenance capture` (storing into SQLite); "
-            "the load generator (`bench/loadgen.py`, raw asyncio HTTP/1.1, keep-alive) checks "
-            "every response byte for byte. Paths are interleaved within each repeat; medians of "
-            "the repeats are shown. The load generator, the upstream and the proxy share the "
-            "machine's cores."
+            "The same loopback upstream (`provenance/standins/upstream.py`, raw asyncio) reached "
+            "directly, through plain `mitmdump` and through `provenance capture` (storing into "
+            "SQLite); the load generator (`provenance/standins/loadgen.py`, raw asyncio "
+            "HTTP/1.1, keep-alive) checks every response byte for byte. Paths are interleaved "
+            "within each repeat; medians of the repeats are shown. The load generator, the "
+            "upstream and the proxy share the machine's cores."
         ),
     )
     hook_cost(ctx, section)

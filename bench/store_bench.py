@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.context import Context
 from bench.report import Section
-from bench.stats import median
+from provenance.standins.stats import median
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER_TARGET_S = 3.0
@@ -138,7 +138,7 @@ def run(ctx: Context) -> Section:
                 section, ctx, "PostgreSQL", server.create_database("bench")
             )
         finally:
-            from tests.conftest import stop_postgres_server
+            from provenance.standins.postgres import stop_postgres_server
 
             stop_postgres_server(server)
         section.notes.append(
@@ -183,7 +183,7 @@ def start_postgres() -> tuple[Any, str | None]:
     """A throw-away PostgreSQL server from the test fixture logic, or (None, why not)."""
     import pytest
 
-    from tests.conftest import start_postgres_server
+    from provenance.standins.postgres import start_postgres_server
 
     try:
         return start_postgres_server(), None

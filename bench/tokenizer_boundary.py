@@ -47,7 +47,7 @@ def unknown_handles() -> dict[str, object]:
 def synthetic(quick: bool) -> tuple[list[str], dict[str, int]]:
     from provenance.fingerprint.tokenizer.boundary import Stream, fingerprint_streams
     from provenance.fingerprint.tokenizer.passive import candidate_handles
-    from provenance.fingerprint.tokenizer.standin import chunk_stream
+    from provenance.standins.tokencount import chunk_stream
     from provenance.tokenizers.signatures import load_signatures, signature_dirs
 
     signatures = load_signatures(signature_dirs()[:1])

@@ -6,7 +6,7 @@
 
 Every source file of every shipped tokenizer id, and three tokenizers trained here on local text
 (BPE, Unigram, WordPiece; not in the registry), is put behind a local stand-in endpoint (see
-``provenance.fingerprint.tokenizer.standin``) for every API style × chat template × hidden system
+``provenance.standins.tokencount``) for every API style × chat template × hidden system
 prompt size (0 to 8k words); the counting style (specials parsed in the rendered prompt, user text
 as plain text, everything as text) rotates across cells. Each endpoint is fingerprinted with the
 default budget of 4 requests. Printed: per id, how many endpoints were named right (exactly, or
@@ -87,7 +87,7 @@ def run(quick: bool) -> tuple[str, dict[str, float]]:
     from provenance.fingerprint.tokenizer.active import run_active
     from provenance.fingerprint.tokenizer.client import CountClient
     from provenance.fingerprint.tokenizer.scoring import decide, rank
-    from provenance.fingerprint.tokenizer.standin import (
+    from provenance.standins.tokencount import (
         COUNTING,
         TEMPLATES,
         EndpointConfig,

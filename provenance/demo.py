@@ -1,6 +1,7 @@
 """``make demo``: the whole capture path on this machine, with nothing but loopback traffic.
 
-1. starts the bundled stand-in provider (:mod:`provenance.demo_upstream`) on a free loopback port;
+1. starts the bundled stand-in provider (:mod:`provenance.standins.provider`) on a free loopback
+   port;
 2. starts ``provenance capture`` (the real proxy, a subprocess) on another free port;
 3. runs the real ``openai`` and ``anthropic`` SDKs (JSON and streaming) and a Connect/protobuf
    call through it: ``gpt-4o`` comes back as ``gpt-4o-2024-08-06``, a coding tool's
@@ -16,78 +17,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
-import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 
-from provenance.demo_upstream import CONNECT_PATH, StandInProvider, connect_chat_request
+from provenance.standins.processes import ProxyDidNotStart, ProxyProcess
+from provenance.standins.provider import CONNECT_PATH, StandInProvider, connect_chat_request
 
 KIMI = "accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast"
 PRODUCT = "provenance-demo"
-_LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
-class CaptureProcess:
-    """``provenance capture`` as a subprocess; its output is echoed with a prefix."""
-
-    def __init__(self, db_url: str) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "provenance.cli.main",
-                "capture",
-                "--listen-port",
-                "0",
-                "--db",
-                db_url,
-                "--product",
-                PRODUCT,
-                "--quiet",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.port: int | None = None
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            sys.stdout.write(f"  [proxy] {line}")
-            match = _LISTENING.search(line)
-            if match and self.port is None:
-                self.port = int(match.group(1))
-                self._ready.set()
-        self._ready.set()
-
-    def wait_ready(self, timeout: float = 120.0) -> int:
-        self._ready.wait(timeout)
-        if self.port is None:
-            self.stop()
-            raise SystemExit("demo: the capture proxy did not start (see its output above)")
-        return self.port
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            code = self.proc.wait(120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._reader.join(10)
-        return code
+def start_capture(db_url: str) -> ProxyProcess:
+    """``provenance capture`` as a subprocess, its lines echoed with a ``[proxy]`` prefix."""
+    argv = [sys.executable, "-m", "provenance.cli.main", "capture", "--listen-port", "0",
+            "--db", db_url, "--product", PRODUCT, "--quiet"]  # fmt: skip
+    return ProxyProcess(argv, echo="  [proxy] ")
 
 
 def run_clients(proxy_url: str, upstream: StandInProvider) -> None:
@@ -168,12 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with StandInProvider() as upstream:
         print(f"stand-in provider on {upstream.base_url}")
-        capture = CaptureProcess(db_url)
+        capture = start_capture(db_url)
         try:
-            port = capture.wait_ready()
+            try:
+                port = capture.wait_listening()
+            except ProxyDidNotStart:
+                raise SystemExit(
+                    "demo: the capture proxy did not start (see its output above)"
+                ) from None
             run_clients(f"http://127.0.0.1:{port}", upstream)
         finally:
-            code = capture.stop()
+            code = capture.stop(signal.SIGINT)
     if code != 0:
         print(f"demo: the capture proxy exited with {code}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from provenance.extract.eventstream import parse_event_stream
+from provenance.standins.processes import ProxyProcess, mitmdump, run_cli
 from tests.coverage.upstreams import (
     BEDROCK_SERVED,
     BinaryUpstream,
@@ -29,7 +30,6 @@ from tests.coverage.upstreams import (
     pb_str,
 )
 from tests.e2e.conftest import has_header, proxied_client, wait_for_rows
-from tests.e2e.proxyproc import ProxyProcess, mitmdump, run_cli
 from tests.extract.streamshapes import read_bedrock_converse, read_bedrock_invoke, read_live
 from tests.secrets_corpus import assert_no_secrets, plant_text
 

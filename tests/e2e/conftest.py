@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from provenance.demo_upstream import StandInProvider
+from provenance.standins.processes import ProxyProcess, mitmdump
+from provenance.standins.provider import StandInProvider
 from tests.capture.dbrows import exchanges
-from tests.e2e.proxyproc import ProxyProcess, mitmdump
 
 
 @pytest.fixture(scope="module")

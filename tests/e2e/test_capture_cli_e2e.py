@@ -20,10 +20,10 @@ import openai
 import pytest
 
 from provenance.capture.session import SHUTDOWN_ERROR
-from provenance.demo_upstream import CONNECT_PATH, StandInProvider, connect_chat_request
+from provenance.standins.processes import ProxyProcess, mitmdump, provenance_capture, run_cli
+from provenance.standins.provider import CONNECT_PATH, StandInProvider, connect_chat_request
 from tests.capture.dbrows import exchanges
 from tests.e2e.conftest import ca_context, sdk_client
-from tests.e2e.proxyproc import ProxyProcess, mitmdump, provenance_capture, run_cli
 from tests.extract.streamshapes import read_anthropic, read_openai_chat, read_protobuf_field1
 from tests.secrets_corpus import (
     PATTERN_SECRETS,

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from provenance.capture.launcher import WIREGUARD_CLIENT_FILE
-from provenance.demo_upstream import StandInProvider
+from provenance.standins.processes import BIN, ROOT, ProxyProcess, provenance_capture
+from provenance.standins.provider import StandInProvider
 from tests.capture.dbrows import exchanges
-from tests.e2e.proxyproc import BIN, ROOT, ProxyProcess, provenance_capture
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ import httpx
 import openai
 import pytest
 
-from provenance.demo_upstream import CONNECT_PATH, StandInProvider, connect_chat_request
+from provenance.standins.processes import ProxyProcess
+from provenance.standins.provider import CONNECT_PATH, StandInProvider, connect_chat_request
 from tests.e2e.conftest import has_header, proxied_client, sdk_client, wait_for_rows
-from tests.e2e.proxyproc import ProxyProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 
 from provenance.fingerprint.tokenizer.active import run_active
 from provenance.fingerprint.tokenizer.client import CountClient
-from provenance.fingerprint.tokenizer.standin import EndpointConfig, StandInServer
+from provenance.standins.tokencount import EndpointConfig, StandInServer
 
 SEEDS = random.Random(20261129)
 

@@ -6,7 +6,7 @@ import pytest
 
 from provenance.fingerprint.tokenizer.active import run_active
 from provenance.fingerprint.tokenizer.client import CountClient
-from provenance.fingerprint.tokenizer.standin import EndpointConfig, StandInServer
+from provenance.standins.tokencount import EndpointConfig, StandInServer
 
 
 def run(fault, probe_set, signatures, handle, *, api="openai", fault_count=1):

@@ -19,7 +19,7 @@ from provenance.fingerprint.tokenizer.boundary import (
 )
 from provenance.fingerprint.tokenizer.passive import candidate_handles
 from provenance.fingerprint.tokenizer.probe_search import TEXT_UNITS
-from provenance.fingerprint.tokenizer.standin import chunk_stream
+from provenance.standins.tokencount import chunk_stream
 from tests.conftest import service_missing
 
 REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "data" / "realworld"

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from provenance.cli.main import main
-from provenance.fingerprint.tokenizer.standin import EndpointConfig, StandInServer
+from provenance.standins.tokencount import EndpointConfig, StandInServer
 from provenance.store import open_store
 from provenance.store.models import FingerprintRunRow
 

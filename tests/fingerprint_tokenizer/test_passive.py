@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from provenance.cli.main import main
 from provenance.fingerprint.tokenizer.passive import request_text
-from provenance.fingerprint.tokenizer.standin import EndpointConfig, prompt_tokens
 from provenance.records import ExchangeRecord, Observation, Source, Usage
+from provenance.standins.tokencount import EndpointConfig, prompt_tokens
 from provenance.store import open_store
 
 PROMPTS = [

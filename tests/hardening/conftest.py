@@ -1,8 +1,8 @@
 """Fixtures for the hardening tests: the fast loopback upstream, a proxy launcher, store reads.
 
-The upstream and the load generator are the benchmark's own (``bench.upstream``,
-``bench.loadgen``): raw asyncio HTTP/1.1, so thousands of requests cost seconds, and every
-response is compared byte for byte with what the upstream sent.
+The upstream and the load generator are the benchmark's own (``provenance.standins.upstream``,
+``provenance.standins.loadgen``): raw asyncio HTTP/1.1, so thousands of requests cost seconds,
+and every response is compared byte for byte with what the upstream sent.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench.procs import Upstream, provenance_capture
-from tests.e2e.proxyproc import ProxyProcess
+from provenance.standins.processes import ProxyProcess, Upstream
+from provenance.standins.processes import quiet_capture as provenance_capture
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def wait_count(url: str, expected: int, timeout: float = 120.0) -> int:
 
 
 def stored_tags(url: str) -> list[int]:
-    """The ``x-bench-seq`` of every stored exchange (``bench.loadgen`` tagged runs)."""
+    """The ``x-bench-seq`` of every stored exchange (tagged runs of the load generator)."""
     engine = create_engine(url)
     out: list[int] = []
     try:

@@ -33,11 +33,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import loadgen
-from bench.procs import Upstream, process_tree
+from provenance.standins import loadgen
+from provenance.standins.processes import ProxyProcess, Upstream, process_tree
 from provenance.store import open_store
 from tests.conftest import start_postgres_server, stop_postgres_server
-from tests.e2e.proxyproc import ProxyProcess
 from tests.hardening.conftest import count, stored_tags, wait_count
 
 pytestmark = pytest.mark.e2e
@@ -204,8 +203,8 @@ def test_ten_thousand_requests_over_a_two_minute_soak_sqlite_memory_slope(
     a leak of 1 KiB per request would be ~5 MiB/min and fail; the bound leaves room for caches
     filling up. This is the resource bound CI checks; the 30-minute soak is in ``make bench``.
     """
-    from bench.procs import rss_kib
-    from bench.stats import linear_fit
+    from provenance.standins.processes import rss_kib
+    from provenance.standins.stats import linear_fit
 
     slope_bound_mib_per_min = 2.0
     total, seconds = 10_000, 120.0

@@ -27,8 +27,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from provenance.cli.main import build_parser, main
-from provenance.demo_upstream import StandInProvider
-from tests.e2e.proxyproc import ProxyProcess
+from provenance.standins.processes import ProxyProcess
+from provenance.standins.provider import StandInProvider
 from tests.e2e.test_capture_cli_e2e import db_bytes, send_planted_traffic
 from tests.secrets_corpus import SECRETS, assert_no_secrets
 
@@ -54,7 +54,7 @@ def captured(
     tmp_path_factory: pytest.TempPathFactory, confdir: Path
 ) -> Iterator[tuple[str, Path, Path, ProxyProcess]]:
     """One capture of the planted traffic: (db URL, db path, PROVENANCE_HOME, stopped proxy)."""
-    from bench.procs import provenance_capture
+    from provenance.standins.processes import quiet_capture as provenance_capture
 
     work = tmp_path_factory.mktemp("sweep")
     db, home = work / "sweep.sqlite", work / "home"

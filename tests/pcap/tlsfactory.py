@@ -23,7 +23,7 @@ def make_certificate(
     directory: Path, hosts: tuple[str, ...] = (SNI, "localhost")
 ) -> tuple[Path, Path]:
     """A self-signed certificate for ``hosts`` (and 127.0.0.1); returns (cert, key) paths."""
-    from provenance.demo_upstream import self_signed_cert
+    from provenance.standins.provider import self_signed_cert
 
     return self_signed_cert(directory, "127.0.0.1", names=hosts, common_name=hosts[0], stem="")
 

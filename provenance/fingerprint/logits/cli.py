@@ -121,16 +121,18 @@ def load_references(args: argparse.Namespace) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print (and store) its document."""
+    from provenance.fingerprint.http import public_url
     from provenance.fingerprint.logits.endpoint import EndpointProber, http_post
     from provenance.fingerprint.logits.engine import run_fingerprint
-    from provenance.reference.http import _public
 
     if args.max_requests < 1:
         raise UsageError("--max-requests must be at least 1")
     key = _api_key(args.api_key_env)
     started = datetime.now(UTC)
     refs = load_references(args)
-    post, client = http_post(args.url, api_key=key, timeout=args.timeout)
+    post, client = http_post(
+        args.url, api_key=key, timeout=args.timeout, max_requests=args.max_requests
+    )
     try:
         prober = EndpointProber(post, args.model, max_requests=args.max_requests)
         doc = run_fingerprint(prober, refs)
@@ -138,10 +140,10 @@ def run(args: argparse.Namespace) -> int:
         client.close()
         for r in refs:
             r.close()
-    doc["target"] = _public(args.url)
+    doc["target"] = public_url(args.url)
     doc["model"] = args.model
     doc["started_at"] = started.isoformat()
-    doc["evidence"]["http_attempts"] = client.attempts
+    doc["evidence"]["http_attempts"] = client.requests_sent
     if args.json:
         emit_json(doc)
     else:

@@ -1,15 +1,18 @@
 """Probing the audited endpoint: what it says about each probe, in the order we prefer.
 
-1. ``completions-echo``: ``POST /v1/completions`` with ``echo: true``, ``logprobs: k``,
+Paths are relative to the OpenAI-style base URL (``…/v1``, see :mod:`provenance.fingerprint.http`):
+
+1. ``completions-echo``: ``POST /completions`` with ``echo: true``, ``logprobs: k``,
    ``max_tokens: 0`` (retried once with 1, which vLLM wants): prompt logprobs at every prompt
    position, the richest and cheapest signal (one request per probe text);
-2. ``chat-logprobs``: ``POST /v1/chat/completions`` with ``logprobs: true``, ``top_logprobs: k``,
+2. ``chat-logprobs``: ``POST /chat/completions`` with ``logprobs: true``, ``top_logprobs: k``,
    temperature 0: logprobs of the generated tokens;
 3. ``completions-text`` then ``chat-text``: greedy continuations without logprobs, for endpoints
    that give none (greedy agreement).
 
-Every HTTP attempt counts against ``max_requests`` (retries included). The transport is a
-callable ``post(path, body) -> (status, json)``: HTTP for real endpoints, an in-process
+Every probe request counts against ``max_requests``; over HTTP every retry counts too (the
+shared :class:`~provenance.fingerprint.http.EndpointClient` holds the same budget). The transport
+is a callable ``post(path, body) -> (status, json)``: HTTP for real endpoints, an in-process
 ``ReferenceService`` for calibration and benchmarks.
 """
 
@@ -20,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from provenance.errors import FingerprintError
+from provenance.fingerprint.http import BudgetSpent, EndpointClient
+
+BudgetExhausted = BudgetSpent  # one budget error for both stages
 
 Post = Callable[[str, dict[str, Any]], tuple[int, Any]]
 APIS = ("completions-echo", "chat-logprobs", "completions-text", "chat-text")
@@ -52,10 +58,6 @@ class Observation:
     text: str = ""
 
 
-class BudgetExhausted(Exception):
-    """No request left under ``max_requests``."""
-
-
 class EndpointProber:
     """Sends probes to one endpoint, detecting the best API on the first probe."""
 
@@ -74,7 +76,7 @@ class EndpointProber:
 
     def _call(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         if self.requests >= self.max_requests:
-            raise BudgetExhausted
+            raise BudgetSpent(f"the budget of {self.max_requests} requests is spent")
         self.requests += 1
         return self._post(path, body)
 
@@ -101,7 +103,7 @@ class EndpointProber:
         if api == "completions-text":
             body = {"model": self.model, "prompt": text, "max_tokens": self.chat_tokens,
                     "temperature": 0}  # fmt: skip
-            status, doc = self._call("/v1/completions", body)
+            status, doc = self._call("/completions", body)
             if status != 200 or not isinstance(doc, dict) or not doc.get("choices"):
                 self.notes.append(f"{api}: HTTP {status}")
                 return None
@@ -114,7 +116,7 @@ class EndpointProber:
                                 "max_tokens": self.chat_tokens}  # fmt: skip
         if api == "chat-logprobs":
             body.update(logprobs=True, top_logprobs=self.top_k)
-        status, doc = self._call("/v1/chat/completions", body)
+        status, doc = self._call("/chat/completions", body)
         if status != 200 or not isinstance(doc, dict) or not doc.get("choices"):
             self.notes.append(f"{api}: HTTP {status}")
             return None
@@ -140,7 +142,7 @@ class EndpointProber:
         for max_tokens in (0, 1):
             body = {"model": self.model, "prompt": text, "echo": True, "logprobs": self.top_k,
                     "max_tokens": max_tokens, "temperature": 0}  # fmt: skip
-            status, doc = self._call("/v1/completions", body)
+            status, doc = self._call("/completions", body)
             if status == 200 and isinstance(doc, dict) and doc.get("choices"):
                 obs = parse_echo(probe_id, text, doc["choices"][0], max_tokens)
                 if obs is None:
@@ -174,18 +176,18 @@ def parse_echo(
     return Observation(probe_id, "completions-echo", prompt, None, tuple(out))
 
 
-def http_post(base_url: str, *, api_key: str | None, timeout: float = 120.0) -> tuple[Post, Any]:
-    """A ``post`` callable over HTTP (bounded retries) and the client to close afterwards."""
-    from provenance.reference.http import HttpJson
-
-    base = base_url.rstrip("/")
-    if base.endswith("/v1"):
-        base = base[:-3]
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    client = HttpJson(base, headers=headers, timeout=timeout, max_retries=2)
+def http_post(
+    base_url: str, *, api_key: str | None, timeout: float = 120.0, max_requests: int | None = None
+) -> tuple[Post, EndpointClient]:
+    """A ``post`` callable over HTTP (the shared client: retries, budget) and the client to
+    close afterwards. ``base_url`` is the OpenAI-style base (``…/v1``; a bare host gets it)."""
+    client = EndpointClient(
+        base_url, api="openai", api_key=api_key, timeout=timeout, max_requests=max_requests
+    )
 
     def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        return client.call("POST", path, body)
+        answer = client.post(path, body)
+        return answer.status, answer.doc
 
     return post, client
 
@@ -194,7 +196,7 @@ def service_post(service: Any) -> Post:
     """A ``post`` callable over an in-process ``ReferenceService`` (no HTTP)."""
     from provenance.reference.server import RequestError
 
-    routes = {"/v1/completions": service.completions, "/v1/chat/completions": service.chat}
+    routes = {"/completions": service.completions, "/chat/completions": service.chat}
 
     def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
         try:

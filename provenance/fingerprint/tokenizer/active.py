@@ -29,7 +29,7 @@ def run_active(
     """Probe ``client``'s endpoint and return the ``--json`` document (see the module docstring)."""
     started = datetime.now(UTC)
     plan = list(probe_set.all())[: max(2, max_requests)]
-    client.max_requests = max_requests
+    client.set_budget(max_requests)
     reported: dict[str, int] = {}
     failure: str | None = None
     truncated = False

@@ -556,7 +556,7 @@ class StandInProvider:
         self.stop()
 
 
-def main() -> None:  # pragma: no cover - manual use: python -m provenance.demo_upstream
+def main() -> None:  # pragma: no cover - manual use: python -m provenance.standins.provider
     import argparse
 
     parser = argparse.ArgumentParser(description="Run the stand-in provider on loopback.")

@@ -1,6 +1,6 @@
 """A fast local upstream for the proxy suite: raw asyncio HTTP/1.1 on loopback, keep-alive.
 
-    python -m bench.upstream          # prints "PORT <n>" once listening on 127.0.0.1
+    python -m provenance.standins.upstream          # prints "PORT <n>" once listening on 127.0.0.1
 
 ``POST /v1/chat/completions`` answers an OpenAI-style JSON completion (``Content-Length``), or,
 when the request body contains ``"stream": true``, a chunked ``text/event-stream`` of

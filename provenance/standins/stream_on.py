@@ -1,6 +1,6 @@
 """Plain mitmproxy with streaming on: every response body is streamed, never buffered.
 
-    mitmdump -s bench/addons/stream_on.py
+    mitmdump -s provenance/standins/stream_on.py
 
 The baseline for the capture proxy's streaming figures (time to first chunk, inter-chunk delay).
 """

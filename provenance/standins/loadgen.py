@@ -1,10 +1,10 @@
 """A lean HTTP/1.1 load generator (raw asyncio, keep-alive) for the proxy suite and the tests.
 
-It talks to the upstream of :mod:`bench.upstream` either directly or through an HTTP proxy
-(absolute-form request target), so the only difference between a direct and a proxied run is the
-proxy. Each worker keeps one connection and sends requests back to back (or paced, ``rate``);
-every response is checked byte for byte against what the upstream sends (``mismatches``).
-For streams it records when each SSE event arrived: time to first event and inter-event gaps.
+It talks to the upstream of :mod:`provenance.standins.upstream` either directly or through an HTTP
+proxy (absolute-form request target), so the only difference between a direct and a proxied run is
+the proxy. Each worker keeps one connection and sends requests back to back (or paced, ``rate``);
+every response is checked byte for byte against what the upstream sends (``mismatches``). For
+streams it records when each SSE event arrived: time to first event and inter-event gaps.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from bench.upstream import SSE_DONE, json_body, sse_event
+from provenance.standins.upstream import SSE_DONE, json_body, sse_event
 
 PATH = "/v1/chat/completions"
 
