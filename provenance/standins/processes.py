@@ -112,37 +112,48 @@ class ProxyProcess:
         return code
 
 
+def mitmdump_argv(confdir: Path, *settings: str) -> list[str]:
+    """``mitmdump`` on 127.0.0.1, a free port, ``confdir``, quiet, then ``settings``."""
+    return [
+        str(BIN / "mitmdump"),
+        "--listen-host",
+        "127.0.0.1",
+        "--listen-port",
+        "0",
+        "--set",
+        f"confdir={confdir}",
+        "--set",
+        "flow_detail=0",
+        *settings,
+    ]
+
+
 def mitmdump(
     db_url: str, confdir: Path, *extra: str, env: dict[str, str] | None = None
 ) -> ProxyProcess:
     """``mitmdump -s addons/capture.py`` on 127.0.0.1, a free port, the given store."""
-    return ProxyProcess(
-        [
-            str(BIN / "mitmdump"),
-            "--listen-host",
-            "127.0.0.1",
-            "--listen-port",
-            "0",
-            "--set",
-            f"confdir={confdir}",
-            "--set",
-            "ssl_insecure=true",
-            "--set",
-            "flow_detail=0",
-            "-s",
-            str(capture_addon_path()),
-            "--set",
-            f"provenance_db={db_url}",
-            *extra,
-        ],
-        env=env,
+    argv = mitmdump_argv(
+        confdir,
+        "--set",
+        "ssl_insecure=true",
+        "-s",
+        str(capture_addon_path()),
+        "--set",
+        f"provenance_db={db_url}",
+        *extra,
     )
+    return ProxyProcess(argv, env=env)
 
 
 def provenance_capture(
-    db_url: str, confdir: Path, *extra: str, env: dict[str, str] | None = None
+    db_url: str,
+    confdir: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    verify: bool = False,
 ) -> ProxyProcess:
-    """``provenance capture`` (in-process mitmproxy) on 127.0.0.1, a free port."""
+    """``provenance capture`` (in-process mitmproxy) on 127.0.0.1, a free port; upstream
+    certificates unchecked (the stand-ins' are self-signed) unless ``verify``."""
     return ProxyProcess(
         [
             str(BIN / "python"),
@@ -155,7 +166,7 @@ def provenance_capture(
             db_url,
             "--confdir",
             str(confdir),
-            "--ssl-insecure",
+            *([] if verify else ["--ssl-insecure"]),
             *extra,
         ],
         env=env,
@@ -210,41 +221,17 @@ class Upstream:
 
 
 def plain_mitmdump(confdir: Path, *, streaming: bool = False) -> ProxyProcess:
-    """mitmdump with no addon of ours (``flow_detail=0``: no per-flow output)."""
-    argv = [
-        str(BIN / "mitmdump"),
-        "--listen-host",
-        "127.0.0.1",
-        "--listen-port",
-        "0",
-        "--set",
-        f"confdir={confdir}",
-        "--set",
-        "flow_detail=0",
-    ]
-    if streaming:
-        argv += ["-s", str(stream_addon_path())]
-    return ProxyProcess(argv)
+    """mitmdump with no addon of ours (streaming on for every response, if asked)."""
+    return ProxyProcess(
+        mitmdump_argv(confdir, *(["-s", str(stream_addon_path())] if streaming else []))
+    )
 
 
 def quiet_capture(db_url: str, confdir: Path, home: Path, *extra: str) -> ProxyProcess:
-    """``provenance capture --quiet`` with its own ``PROVENANCE_HOME`` (load and soak runs)."""
-    return ProxyProcess(
-        [
-            str(BIN / "python"),
-            "-m",
-            "provenance.cli.main",
-            "capture",
-            "--listen-port",
-            "0",
-            "--db",
-            db_url,
-            "--confdir",
-            str(confdir),
-            "--quiet",
-            *extra,
-        ],
-        env={"PROVENANCE_HOME": str(home)},
+    """``provenance capture --quiet`` with its own ``PROVENANCE_HOME``, upstream certificates
+    verified (load and soak runs against plain-HTTP upstreams)."""
+    return provenance_capture(
+        db_url, confdir, "--quiet", *extra, env={"PROVENANCE_HOME": str(home)}, verify=True
     )
 
 
