@@ -17,7 +17,9 @@ and :mod:`.bedrock` (what Bedrock puts in it), :mod:`.jsonstream` (JSON array st
 :mod:`.protobuf` (schema-less walk), :mod:`.rpcmaps` (secret field paths and model enums per
 RPC, from ``fingerprints/protobuf_*.json``), :mod:`.documents` (provider JSON parsers),
 :mod:`.usage` (normalisation), :mod:`.locate` (URL and header ids, API detection),
-:mod:`.websocket` (sessions), :mod:`.fragments` (secrets split across stream frames).
+:mod:`.websocket` (sessions). What is stored of a body is redacted by
+:mod:`provenance.redact.bodies` (secrets split across stream frames:
+:mod:`provenance.redact.fragments`).
 """
 
 from __future__ import annotations

@@ -6,16 +6,13 @@ Steps: split the URL; run body taps over the request/response bodies unless the 
 already tapped them (streamed bodies); collect model ids from the URL, headers and bodies;
 name the API, provider (host catalog) and product (``raw.product``, else the product catalog);
 then redact everything before the record is built: headers (``redact_headers``), the query
-string (``redact_url``), bodies (``redact_json`` for complete JSON bodies, ``redact_text`` for
-the rest, including protobuf projections), model ids and error text (``redact_text``).
-Bodies made of JSON lines (SSE ``data:`` frames, event-stream and protobuf projections) get
-``redact_json`` line by line, so secret-named fields inside a frame are caught as in a whole
-JSON body; values at secret protobuf field paths (``TapResult.field_secrets``) are replaced
-by ``redact_secret(value, kind)`` first. Before that, secrets a stream split across frames
-(a model echoing a key in token-sized deltas) are redacted in the joined text of each output
-channel and written back onto the fragments (:mod:`~provenance.extract.fragments`; JSON-array
-streams element by element, too); if one cannot be mapped back, the body is replaced by the
-redacted joined text and a parse error says so (the digest still describes the wire body).
+string (``redact_url``), model ids and error text (``redact_text``), and what is kept of the
+bodies through :func:`provenance.redact.bodies.redact_body` — ``redact_json`` for JSON
+documents and line by line for JSON-line streams (SSE ``data:`` frames, event-stream and
+protobuf projections), after secrets split across frames are redacted in each output channel's
+joined text; values at secret protobuf field paths replaced first; a split secret that cannot be
+mapped back replaces the body by the redacted joined text, with a parse error saying so (the
+digest still describes the wire body).
 Trailers (HTTP/2 ``raw.response_trailers`` and
 status fields found in the body: gRPC-web trailer frames, Connect end-stream errors, Bedrock
 stream exceptions) are appended to the stored response headers, after the headers proper.
@@ -26,7 +23,6 @@ carries only redacted data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -34,44 +30,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from provenance import catalog
-from provenance.extract.fragments import (
-    SPLIT_SECRET_NOTICE,
-    UNMAPPED,
-    redact_split_secrets,
-    stream_text,
-)
-from provenance.extract.jsonstream import JsonArrayFramer
 from provenance.extract.locate import api_from_path, ids_from_headers, ids_from_url
 from provenance.extract.tap import TapResult, tap_body
 from provenance.extract.usage import merge_usage, normalise
 from provenance.records import ExchangeRecord, Headers, Observation, RawExchange, Source, Usage
+from provenance.redact.bodies import redact_body
 
 if TYPE_CHECKING:
     from provenance.redact import Redactor
 
 T = TypeVar("T")
-# framings whose stored text is JSON per line (SSE data lines, projections of binary frames)
-_LINE_FRAMINGS = frozenset(
-    {
-        "sse",
-        "ndjson",
-        "eventstream",
-        "connect",
-        "connect-json",
-        "grpc",
-        "grpc-json",
-        "grpc-web",
-        "grpc-web-text",
-        "protobuf",
-    }
-)
 _BEDROCK_TOKEN_HEADERS = {
     "x-amzn-bedrock-input-token-count": "inputTokenCount",
     "x-amzn-bedrock-output-token-count": "outputTokenCount",
     "x-amzn-bedrock-cache-read-input-token-count": "cacheReadInputTokenCount",
     "x-amzn-bedrock-cache-write-input-token-count": "cacheWriteInputTokenCount",
 }
-_CUT_ARRAY = "a secret split across the elements of a JSON array stream cut at the body cap"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -126,41 +100,7 @@ class _Run:
     def body_text(self, tap: TapResult | None) -> str | None:
         if tap is None or not self.options.keep_bodies or not tap.body:
             return None
-        if tap.field_secrets:
-            text = _replace_secrets(self.redactor, tap)
-            return _redact_lines(self.redactor, text, self.errors, tap.role)
-        if tap.json_body:
-            try:
-                doc = json.loads(tap.body)
-            except (ValueError, RecursionError):
-                doc = None
-            if doc is not None:
-                if tap.framing == "json-array" and isinstance(doc, list):
-                    split = redact_split_secrets(doc, self.redactor)  # elements are frames
-                    if split.unmapped:
-                        self.errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
-                        return stream_text(doc, self.redactor)
-                redacted = self.redactor.redact_json(doc)
-                return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
-        if tap.text is None:
-            return None
-        if tap.framing in _LINE_FRAMINGS:
-            return _redact_lines(self.redactor, tap.text, self.errors, tap.role)
-        if tap.framing == "json-array":
-            return self.cut_array(tap)
-        return self.redactor.redact_text(tap.text)
-
-    def cut_array(self, tap: TapResult) -> str:
-        """A JSON-array stream kept only in part: its complete elements are checked for
-        secrets split across them; if there is one, the redacted stream text is stored."""
-        framer = JsonArrayFramer()
-        elements = framer.feed((tap.text or "").encode("utf-8", "surrogatepass"))
-        docs = [_json_line(e.decode("utf-8", "replace")) for e in elements]
-        split = redact_split_secrets(docs, self.redactor)
-        if split.redacted or split.unmapped:
-            self.errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({_CUT_ARRAY})")
-            return stream_text(docs, self.redactor)
-        return self.redactor.redact_text(tap.text or "")
+        return redact_body(self.redactor, tap, self.errors)
 
 
 def _split_url(url: str) -> tuple[str, str, int | None, str, str]:
@@ -329,63 +269,6 @@ def _extract(
         deployment=next((o.model_id for o in observations if o.kind == "deployment"), None),
         stream_deltas=response_tap.deltas if response_tap is not None else None,
     )
-
-
-def _replace_secrets(redactor: Redactor, tap: TapResult) -> str:
-    """The tap's text with every value found at a secret protobuf path replaced by its token
-    (JSON-escaped form first, so the replacement lands inside projection strings)."""
-    text = tap.text or ""
-    for kind, value in sorted(tap.field_secrets, key=lambda kv: -len(kv[1])):
-        if not value:
-            continue
-        token = redactor.redact_secret(value, kind)
-        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-        text = text.replace(escaped, token)
-        if escaped != value:
-            text = text.replace(value, token)
-    return text
-
-
-def _redact_lines(redactor: Redactor, text: str, errors: list[str], role: str) -> str:
-    """``redact_json`` on each line that is JSON (``data: {...}`` SSE lines too); the rest of
-    each line, and non-JSON lines, through ``redact_text``. Secrets split across the lines'
-    documents (a streamed echo) are redacted first (:mod:`~provenance.extract.fragments`);
-    when one cannot be mapped back onto the lines, the body is replaced by the redacted
-    joined text of its channels and ``errors`` says so."""
-    lines = text.split("\n")
-    heads: list[str] = []
-    docs: list[object] = []
-    for line in lines:
-        head, body = "", line
-        if line.startswith("data:"):
-            head, body = "data:", line[5:]
-            if body.startswith(" "):
-                head, body = "data: ", body[1:]
-        heads.append(head)
-        docs.append(_json_line(body))
-    split = redact_split_secrets(docs, redactor)
-    if split.unmapped:
-        errors.append(f"{role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
-        return stream_text(docs, redactor)
-    out: list[str] = []
-    for line, head, doc in zip(lines, heads, docs, strict=True):
-        if doc is None:
-            out.append(redactor.redact_text(line))
-        else:
-            red = json.dumps(redactor.redact_json(doc), ensure_ascii=False, separators=(",", ":"))
-            out.append(head + red)
-    return "\n".join(out)
-
-
-def _json_line(body: str) -> object | None:
-    """The JSON document a line holds (an object or an array), else None."""
-    stripped = body.strip()
-    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
-        try:
-            return json.loads(stripped)
-        except (ValueError, RecursionError):
-            return None
-    return None
 
 
 def _header_usage(usage: Usage, headers: Headers) -> Usage:

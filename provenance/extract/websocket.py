@@ -24,7 +24,7 @@ keeps one JSON line per message (``{"from": "client"|"server", "data": …}``), 
 than :data:`MAX_LOG_STRING` characters shortened (base64 audio), up to ``max_log`` characters
 in all; :func:`extract_websocket` redacts every line with ``redact_json`` before it is stored,
 after redacting secrets split across messages (text deltas) as
-:mod:`~provenance.extract.fragments` does for HTTP streams.
+:mod:`~provenance.redact.fragments` does for HTTP streams.
 """
 
 from __future__ import annotations
@@ -36,14 +36,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from provenance.extract.documents import scan_document
-from provenance.extract.fragments import (
-    SPLIT_SECRET_NOTICE,
-    UNMAPPED,
-    redact_split_secrets,
-    stream_text,
-)
 from provenance.extract.usage import add_usage, normalise
 from provenance.records import ExchangeRecord, Observation, RawExchange, Source, Usage
+from provenance.redact.bodies import redact_frames
 
 if TYPE_CHECKING:
     from provenance.extract.pipeline import ExtractOptions
@@ -313,31 +308,9 @@ def _add_session(
         if ws_result.log_truncated:
             record.bodies_truncated = True
         if options.keep_bodies and ws_result.log:
-            record.response_body = _redact_log(redactor, ws_result.log, record.parse_errors)
+            record.response_body = redact_frames(
+                redactor, ws_result.log, record.parse_errors, "websocket"
+            )
     except Exception as exc:
         record.parse_errors.append(f"internal error in WebSocket extraction ({type(exc).__name__})")
         record.response_body = None
-
-
-def _redact_log(redactor: Redactor, log: list[str], errors: list[str]) -> str:
-    """The message log, redacted: secrets split across messages (a streamed echo in
-    ``response.text.delta`` or ``serverContent`` parts) first, then ``redact_json`` per line.
-    A split secret that cannot be mapped back replaces the log by its redacted joined text."""
-    docs: list[object] = []
-    for line in log:
-        try:
-            docs.append(json.loads(line))
-        except (ValueError, RecursionError):
-            docs.append(None)
-    split = redact_split_secrets(docs, redactor)
-    if split.unmapped:
-        errors.append(f"websocket: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
-        return stream_text(docs, redactor)
-    out = []
-    for line, doc in zip(log, docs, strict=True):
-        if doc is None:
-            out.append(redactor.redact_text(line))
-        else:
-            red = redactor.redact_json(doc)
-            out.append(json.dumps(red, ensure_ascii=False, separators=(",", ":")))
-    return "\n".join(out)

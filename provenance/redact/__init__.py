@@ -4,7 +4,11 @@ logged or exported.
 - :mod:`provenance.redact.patterns` — the table of key formats (kind, regex, source);
 - :mod:`provenance.redact.names` — which header, query and JSON names carry secrets;
 - :mod:`provenance.redact.keyfile` — the per-installation HMAC key (``data_dir()/redaction.key``);
-- :mod:`provenance.redact.redactor` — :class:`Redactor` itself.
+- :mod:`provenance.redact.redactor` — :class:`Redactor` itself (text, headers, URLs, JSON;
+  per-exchange secret hashes with ``Redactor.collecting()``);
+- :mod:`provenance.redact.bodies` — what is stored of a body: whole documents, stream frames
+  and WebSocket logs, one interface;
+- :mod:`provenance.redact.fragments` — secrets split across stream frames.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provenance.extract import BodyTap, ExtractOptions, extract
-from provenance.extract.fragments import (
+from provenance.redact.fragments import (
     SPLIT_SECRET_NOTICE,
     redact_split_secrets,
     secret_spans,

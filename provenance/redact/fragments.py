@@ -34,7 +34,7 @@ projection lines, the elements of a JSON-array stream, WebSocket log lines), in 
 When a token cannot be mapped back (a redactor that rewrites text other than by inserting
 tokens), the frames are left alone and the result lists the channel's redacted joined text in
 :attr:`SplitSecrets.unmapped`; the caller must then not store the frames (see
-:func:`provenance.extract.pipeline.extract`). The input is bounded by what the caller stores
+provenance.redact.bodies). The input is bounded by what the caller stores
 (``max_body``), so is the work here: one walk, one ``redact_text`` per channel.
 """
 

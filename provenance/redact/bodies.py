@@ -1,0 +1,150 @@
+"""Redacting what is stored of a body: one interface for whole bodies, stream frames and
+WebSocket logs.
+
+:func:`redact_body` is what extraction stores of a tapped body (:class:`~provenance.extract.tap.
+TapResult`): a JSON document through ``redact_json``; line-framed streams (SSE ``data:`` lines,
+projections of binary frames, NDJSON) and WebSocket message logs through :func:`redact_frames`,
+which first redacts secrets split across the frames (:mod:`.fragments`: a streamed echo of a
+key, one token per frame), then each frame; values found at secret protobuf field paths are
+replaced by their tokens; anything else through ``redact_text``. When a split secret cannot be
+mapped back onto the frames, the body is replaced by the redacted joined text of its channels and
+a parse error says so. Never raises for any input; the redactor collects the secret hashes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from provenance.redact.fragments import (
+    SPLIT_SECRET_NOTICE,
+    UNMAPPED,
+    redact_split_secrets,
+    stream_text,
+)
+
+if TYPE_CHECKING:
+    from provenance.extract.tap import TapResult
+    from provenance.redact.redactor import Redactor
+
+# framings whose stored text is JSON per line (SSE data lines, projections of binary frames)
+LINE_FRAMINGS = frozenset(
+    {
+        "sse",
+        "ndjson",
+        "eventstream",
+        "connect",
+        "connect-json",
+        "grpc",
+        "grpc-json",
+        "grpc-web",
+        "grpc-web-text",
+        "protobuf",
+    }
+)
+CUT_ARRAY = "a secret split across the elements of a JSON array stream cut at the body cap"
+
+
+def redact_body(redactor: Redactor, tap: TapResult, errors: list[str]) -> str | None:
+    """The redacted text to store for a tapped body (None when there is none to keep)."""
+    if not tap.body:
+        return None
+    if tap.field_secrets:
+        text = replace_field_secrets(redactor, tap)
+        return redact_frames(redactor, text.split("\n"), errors, tap.role)
+    if tap.json_body:
+        try:
+            doc = json.loads(tap.body)
+        except (ValueError, RecursionError):
+            doc = None
+        if doc is not None:
+            if tap.framing == "json-array" and isinstance(doc, list):
+                split = redact_split_secrets(doc, redactor)  # elements are frames
+                if split.unmapped:
+                    errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
+                    return stream_text(doc, redactor)
+            return _dumps(redactor.redact_json(doc))
+    if tap.text is None:
+        return None
+    if tap.framing in LINE_FRAMINGS:
+        return redact_frames(redactor, tap.text.split("\n"), errors, tap.role)
+    if tap.framing == "json-array":
+        return _cut_array(redactor, tap, errors)
+    return redactor.redact_text(tap.text)
+
+
+def redact_frames(redactor: Redactor, lines: list[str], errors: list[str], role: str) -> str:
+    """Lines of a stream (or a WebSocket log), redacted and joined with newlines.
+
+    ``redact_json`` on each line that is JSON (``data: {...}`` SSE lines too, the prefix kept);
+    the rest of each line, and non-JSON lines, through ``redact_text``. Secrets split across the
+    lines' documents are redacted first; when one cannot be mapped back onto the lines, the
+    result is the redacted joined text of their channels and ``errors`` says so (``role``
+    names the body in that message).
+    """
+    heads: list[str] = []
+    docs: list[object] = []
+    for line in lines:
+        head, body = "", line
+        if line.startswith("data:"):
+            head, body = "data:", line[5:]
+            if body.startswith(" "):
+                head, body = "data: ", body[1:]
+        heads.append(head)
+        docs.append(json_line(body))
+    split = redact_split_secrets(docs, redactor)
+    if split.unmapped:
+        errors.append(f"{role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
+        return stream_text(docs, redactor)
+    out: list[str] = []
+    for line, head, doc in zip(lines, heads, docs, strict=True):
+        if doc is None:
+            out.append(redactor.redact_text(line))
+        else:
+            out.append(head + _dumps(redactor.redact_json(doc)))
+    return "\n".join(out)
+
+
+def replace_field_secrets(redactor: Redactor, tap: TapResult) -> str:
+    """The tap's text with every value found at a secret protobuf path replaced by its token
+    (JSON-escaped form first, so the replacement lands inside projection strings)."""
+    text = tap.text or ""
+    for kind, value in sorted(tap.field_secrets, key=lambda kv: -len(kv[1])):
+        if not value:
+            continue
+        token = redactor.redact_secret(value, kind)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        text = text.replace(escaped, token)
+        if escaped != value:
+            text = text.replace(value, token)
+    return text
+
+
+def json_line(body: str) -> object | None:
+    """The JSON document a line holds (an object or an array), else None."""
+    stripped = body.strip()
+    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+        try:
+            return json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+    return None
+
+
+def _cut_array(redactor: Redactor, tap: TapResult, errors: list[str]) -> str:
+    """A JSON-array stream kept only in part: its complete elements are checked for secrets
+    split across them; if there is one, the redacted stream text is stored."""
+    from provenance.extract.jsonstream import JsonArrayFramer
+
+    framer = JsonArrayFramer()
+    elements = framer.feed((tap.text or "").encode("utf-8", "surrogatepass"))
+    docs = [json_line(e.decode("utf-8", "replace")) for e in elements]
+    split = redact_split_secrets(docs, redactor)
+    if split.redacted or split.unmapped:
+        errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({CUT_ARRAY})")
+        return stream_text(docs, redactor)
+    return redactor.redact_text(tap.text or "")
+
+
+def _dumps(doc: object) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
