@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES = {
     "store": "bench.store_bench",
     "import": "bench.import_bench",
+    "extract": "bench.extract_bench",
     "proxy": "bench.proxy_bench",
 }
 EXTERNAL_TIMEOUT_S = 3600

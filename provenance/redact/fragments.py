@@ -125,7 +125,10 @@ def _discriminator(obj: dict) -> tuple[tuple[str, object], ...]:
     out = []
     for key in DISCRIMINATORS:
         value = obj.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool):
+        if value is None:  # the usual case: checked before any type test
+            continue
+        kind = type(value)
+        if kind is str or (kind is not bool and isinstance(value, str | int)):
             out.append((key, value))
     return tuple(out)
 
