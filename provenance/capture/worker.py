@@ -35,9 +35,7 @@ import logging
 import multiprocessing
 import pickle
 import signal
-import sys
 import threading
-import types
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -205,21 +203,11 @@ class ExtractWorker:
 
 
 def _start_clean(process: Any) -> None:
-    """Start a ``spawn`` process without re-running this program's ``__main__`` in it.
+    """Start a ``spawn`` process without re-running this program's ``__main__`` in it."""
+    from provenance.ingest.spawn import bare_main
 
-    ``spawn`` normally re-imports the parent's main script in the child (as ``__mp_main__``) so
-    that pickled functions defined there resolve. The child here only needs this module, and the
-    main script is whatever embeds the proxy (mitmdump's launcher, a test runner, a Streamlit
-    page...): running it again in the child is slow at best and fails at worst. So the start
-    sees a bare ``__main__``.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
+    with bare_main():
         process.start()
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
 
 
 def _child_main(

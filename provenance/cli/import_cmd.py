@@ -52,6 +52,14 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="TLS key log (SSLKEYLOGFILE format) to decrypt pcap files",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that extract and redact HAR/flow exchanges (default: one per core, "
+        "at most 4, for files of 8 MiB or more, none on one core; 0: this process only)",
+    )
     add_json_option(parser)
     parser.set_defaults(func=run)
 
@@ -85,11 +93,14 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: no such file")
     if args.keylog is not None and not args.keylog.is_file():
         raise UsageError(f"{args.keylog}: no such key log file")
+    if args.jobs is not None and not 0 <= args.jobs <= 64:
+        raise UsageError(f"invalid --jobs {args.jobs}: use 0-64 (0: extract in this process)")
     options = ImportOptions(
         keep_bodies=not args.no_bodies,
         max_body=parse_max_body(args.max_body),
         product=(args.product or "").strip() or None,
         keylog=args.keylog,
+        workers=args.jobs,
     )
     store = open_store(resolve_db_url(args.db), create=True)
     redactor = Redactor.from_data_dir()

@@ -22,6 +22,7 @@ from provenance.importers.flows import flow_item, iter_flow_file
 from provenance.importers.har import SkipEntry, date_in_order, har_item, iter_har_entries
 from provenance.importers.jsonstream import JsonStreamError
 from provenance.ingest import Job, RecordBatcher, Recorder, extract_options
+from provenance.ingest.pool import record_all
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -58,6 +59,19 @@ class ImportOptions:
     max_body: int = 1_000_000
     product: str | None = None
     keylog: Path | None = None
+    workers: int | None = None  # recording processes; None: more cores, larger files only
+
+
+POOL_MIN_BYTES = 8 * 1024 * 1024  # below this, starting processes costs more than it saves
+
+
+def workers_for(options: ImportOptions, size: int) -> int:
+    """How many recording processes an import of ``size`` bytes uses (0: this process)."""
+    from provenance.ingest.pool import default_workers
+
+    if options.workers is not None:
+        return max(0, options.workers)
+    return default_workers() if size >= POOL_MIN_BYTES else 0
 
 
 def import_file(
@@ -81,8 +95,9 @@ def import_file(
     batcher = RecordBatcher(store)
     total = path.stat().st_size
     try:
-        for item in _items(kind, reader, summary, options):
-            batcher.add(recorder.record(item))
+        jobs = _items(kind, reader, summary, options)
+        for record in record_all(jobs, recorder, workers=workers_for(options, total)):
+            batcher.add(record)
             if progress is not None:
                 progress(position(), total)
     except (JsonStreamError, OSError, EOFError, ValueError) as exc:

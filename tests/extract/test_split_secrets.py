@@ -20,14 +20,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provenance.extract import BodyTap, ExtractOptions, extract
+from provenance.extract.websocket import WebSocketTap, extract_websocket
+from provenance.records import ExchangeRecord, RawExchange
+from provenance.redact import TOKEN_RE, Redactor
 from provenance.redact.fragments import (
     SPLIT_SECRET_NOTICE,
     redact_split_secrets,
     secret_spans,
 )
-from provenance.extract.websocket import WebSocketTap, extract_websocket
-from provenance.records import ExchangeRecord, RawExchange
-from provenance.redact import TOKEN_RE, Redactor
 from tests.extract.conftest import CI, LEAK_ID
 from tests.extract.streamshapes import SHAPES, WS_SHAPES, Shape, gemini_array, split
 from tests.secrets_corpus import SECRETS, assert_no_secrets, find_secrets, plant_text
