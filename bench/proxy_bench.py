@@ -30,7 +30,7 @@ from provenance.standins.processes import (
     cpu_seconds,
     plain_mitmdump,
     process_tree,
-    provenance_capture,
+    quiet_capture,
     rss_kib,
 )
 from provenance.standins.stats import linear_fit, median, percentile
@@ -72,13 +72,13 @@ class Rig:
         )
         self.capture = self._start(
             "provenance capture",
-            provenance_capture(f"sqlite:///{self.db}", self.confdir, self.dir / "home"),
+            quiet_capture(f"sqlite:///{self.db}", self.confdir, self.dir / "home"),
         )
         self.db_inloop = self.dir / "capture-inloop.sqlite"
         self.captured_inloop = 0
         self.capture_inloop = self._start(
             "provenance capture --extract-in-proxy",
-            provenance_capture(
+            quiet_capture(
                 f"sqlite:///{self.db_inloop}",
                 self.confdir,
                 self.dir / "home",

@@ -180,12 +180,10 @@ def run(ctx: Context) -> Section:
 
 
 def start_postgres() -> tuple[Any, str | None]:
-    """A throw-away PostgreSQL server from the test fixture logic, or (None, why not)."""
-    import pytest
-
-    from provenance.standins.postgres import start_postgres_server
+    """A throw-away PostgreSQL server (:mod:`provenance.standins.postgres`), or (None, why not)."""
+    from provenance.standins.postgres import ServiceMissing, start_postgres_server
 
     try:
         return start_postgres_server(), None
-    except (pytest.skip.Exception, pytest.fail.Exception) as exc:
+    except ServiceMissing as exc:
         return None, str(exc)
