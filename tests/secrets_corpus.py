@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from provenance.standins.provider import varint
+
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "_-"
 B64 = ALNUM + "+/"
@@ -508,22 +510,10 @@ def protobuf_strings(samples: Iterable[SecretSample] = PATTERN_SECRETS) -> list[
     return [s.value for s in samples if not s.context_only]
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def pb_field(number: int, payload: bytes | str) -> bytes:
     """One length-delimited protobuf field (wire type 2)."""
     data = payload.encode() if isinstance(payload, str) else payload
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return varint(number << 3 | 2) + varint(len(data)) + data
 
 
 def plant_protobuf(samples: Iterable[SecretSample] = PATTERN_SECRETS) -> bytes:

@@ -109,15 +109,14 @@ def _submit(pool: ProcessPoolExecutor, batch: list[Job]) -> Future[Any] | None:
 def _results(
     batch: list[Job], future: Future[Any] | None, recorder: Recorder
 ) -> list[ExchangeRecord]:
-    if future is not None:
-        try:
-            records, stats = future.result()
-        except Exception:  # unpicklable job, dead worker: record the chunk here
-            pass
-        else:
-            recorder.stats.add(stats)
-            return records
-    return [recorder.record(job) for job in batch]
+    try:
+        records, stats = future.result() if future is not None else (None, None)
+    except Exception:  # unpicklable job, dead worker: record the chunk here
+        records = stats = None
+    if records is None or stats is None:
+        return [recorder.record(job) for job in batch]
+    recorder.stats.add(stats)
+    return records
 
 
 def _init(redactor: Any, options: Any) -> None:
@@ -127,12 +126,5 @@ def _init(redactor: Any, options: Any) -> None:
 
 def _record_chunk(batch: list[Job]) -> tuple[list[ExchangeRecord], RecorderStats]:
     assert _worker is not None, "the pool's initializer did not run"
-    before = RecorderStats()
-    before.add(_worker.stats)
-    records = [_worker.record(job) for job in batch]
-    delta = RecorderStats(
-        records=_worker.stats.records - before.records,
-        parse_errors=_worker.stats.parse_errors - before.parse_errors,
-        failures=_worker.stats.failures - before.failures,
-    )
-    return records, delta
+    _worker.stats = RecorderStats()  # this chunk's counters only
+    return [_worker.record(job) for job in batch], _worker.stats

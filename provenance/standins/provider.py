@@ -57,7 +57,8 @@ def served_model(requested: str) -> str:
 # --------------------------------------------------------------------------- protobuf + Connect
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A protobuf base-128 varint."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -72,9 +73,9 @@ def _varint(value: int) -> bytes:
 def pb_field(number: int, value: bytes | str | int) -> bytes:
     """Encode one protobuf field: ints as varints, str/bytes as length-delimited."""
     if isinstance(value, int):
-        return _varint(number << 3) + _varint(value)
+        return varint(number << 3) + varint(value)
     data = value.encode() if isinstance(value, str) else value
-    return _varint((number << 3) | 2) + _varint(len(data)) + data
+    return varint((number << 3) | 2) + varint(len(data)) + data
 
 
 def pb_strings(data: bytes) -> dict[int, list[bytes]]:

@@ -78,20 +78,7 @@ def test_socks5_mode_stores_the_exchange(tmp_path: Path) -> None:
 def test_wireguard_mode_writes_a_private_client_configuration(tmp_path: Path) -> None:
     confdir = tmp_path / "conf"
     proxy = ProxyProcess(
-        [
-            str(BIN / "python"),
-            "-m",
-            "provenance.cli.main",
-            "capture",
-            "--mode",
-            "wireguard",
-            "--listen-port",
-            "0",
-            "--db",
-            f"sqlite:///{tmp_path / 'wg.sqlite'}",
-            "--confdir",
-            str(confdir),
-        ]
+        [*_capture_argv(tmp_path / "wg.sqlite", confdir, "wireguard"), "--listen-port", "0"]
     )
     port = proxy.wait_listening()
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 
+from provenance.standins.provider import varint
+
 settings.register_profile(
     "ci",
     deadline=None,
@@ -24,18 +26,6 @@ def redactor():
     from provenance.redact import Redactor
 
     return Redactor(b"extract-tests-key-0123456789abcdef")
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def pb_len(number: int, payload: bytes | str) -> bytes:

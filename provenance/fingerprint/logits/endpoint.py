@@ -25,8 +25,6 @@ from typing import Any
 from provenance.errors import FingerprintError
 from provenance.fingerprint.http import BudgetSpent, EndpointClient
 
-BudgetExhausted = BudgetSpent  # one budget error for both stages
-
 Post = Callable[[str, dict[str, Any]], tuple[int, Any]]
 APIS = ("completions-echo", "chat-logprobs", "completions-text", "chat-text")
 

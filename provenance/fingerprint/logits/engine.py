@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from provenance.errors import CatalogError, FingerprintError
+from provenance.fingerprint.http import BudgetSpent
 from provenance.fingerprint.logits import compare, decision
-from provenance.fingerprint.logits.endpoint import BudgetExhausted, EndpointProber, Observation
+from provenance.fingerprint.logits.endpoint import EndpointProber, Observation
 from provenance.reference.base import ReferenceModel
 
 SCHEMA = "provenance.fingerprint.logits/1"
@@ -64,7 +65,7 @@ def collect(prober: EndpointProber, probes: Sequence[Mapping[str, str]]) -> list
     for p in probes:
         try:
             obs = prober.probe(p["id"], p["text"])
-        except BudgetExhausted:
+        except BudgetSpent:
             break
         if obs is not None:
             out.append(obs)
