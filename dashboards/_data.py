@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from provenance.display import md_text, shorten, visible, visible_deep
 from provenance.errors import ProvenanceError
 
 TTL = 30
@@ -28,7 +30,7 @@ def store() -> Any:
     try:
         return _store(os.environ.get("PROVENANCE_DB") or None)
     except ProvenanceError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
         st.stop()
 
 
@@ -116,5 +118,46 @@ def guarded(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
     except ProvenanceError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
         st.stop()
+
+
+# Rendering captured data. Everything a page shows from the store goes through one of these:
+# Streamlit renders Markdown in text elements, labels and messages (links, images that load from
+# remote hosts, colour directives), so captured text reaches it only escaped.
+
+
+def md(value: Any) -> str:
+    """Captured text for any Markdown-rendering element (markdown, labels, messages)."""
+    return md_text(value)
+
+
+def label(value: Any) -> str:
+    """Captured text as a plain one-line label (selectbox options, chart fields)."""
+    return shorten(visible(value), 200)
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    """A DataFrame of ``rows`` whose text cells are shown literally (escapes, cut to length)."""
+    table = pd.DataFrame(rows)
+    if columns is not None and not table.empty:
+        table = table[columns]
+    for col in table.columns:
+        if table[col].dtype == object:
+            table[col] = table[col].map(_cell)
+    return table
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return shorten(visible(value))
+    if isinstance(value, list | tuple):
+        return shorten(visible(", ".join(str(v) for v in value)))
+    if isinstance(value, dict):
+        return shorten(visible(str(value)))
+    return value
+
+
+def document(doc: Any) -> Any:
+    """A JSON document for ``st.json`` with every string (keys too) shown literally."""
+    return visible_deep(doc)

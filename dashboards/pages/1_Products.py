@@ -1,6 +1,5 @@
 """Products — the landing page: each product, the base model it runs on, how sure, and why."""
 
-import pandas as pd
 import streamlit as st
 
 from provenance.dashboards import _data as data
@@ -20,7 +19,7 @@ c2.metric("Identified", view["identified"])
 c3.metric("Conflicts", view["conflicts"])
 c4.metric("Exchanges", f"{view['exchanges']:,}")
 
-table = pd.DataFrame(
+table = data.frame(
     [
         {
             "Product": p["product"],
@@ -55,13 +54,18 @@ st.caption(
 
 st.subheader("Why")
 for p in view["products"]:
-    label = f"{p['product']} → {p['family'] or p['status']}"
+    label = f"{data.md(p['product'])} → {data.md(p['family'] or p['status'])}"
     if p["family"]:
         label += f" ({p['confidence']:.0%})"
     with st.expander(label):
         for reason in p["reasons"]:
-            st.markdown(f"- {reason}")
+            st.markdown(f"- {data.md(reason)}")
         if p["conflicts"]:
-            st.error("Conflicting evidence:\n\n" + "\n".join(f"- {c}" for c in p["conflicts"]))
+            st.error(
+                "Conflicting evidence:\n\n" + "\n".join(f"- {data.md(c)}" for c in p["conflicts"])
+            )
         for sw in p["switches"]:
-            st.warning(f"Switched from `{sw['from']}` to `{sw['to']}` on {sw['at'][:10]}")
+            st.warning(
+                f"Switched from {data.md(sw['from'])} to {data.md(sw['to'])} "
+                f"on {data.md(sw['at'][:10])}"
+            )

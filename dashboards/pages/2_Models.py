@@ -1,7 +1,6 @@
 """Models — every observed raw model id, its family, vendor, provider and traffic over time."""
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from provenance.dashboards import _data as data
@@ -12,10 +11,9 @@ if not rows:
     st.info("No model ids observed yet.")
     st.stop()
 
-table = pd.DataFrame(rows)
-table["sources"] = table["sources"].map(lambda s: ", ".join(s))
 st.dataframe(
-    table[
+    data.frame(
+        rows,
         [
             "product",
             "provider",
@@ -26,13 +24,13 @@ st.dataframe(
             "sources",
             "first_seen",
             "last_seen",
-        ]
-    ],
+        ],
+    ),
     hide_index=True,
     width="stretch",
 )
 
-timeline = pd.DataFrame(data.guarded(data.timeline, data.key()))
+timeline = data.frame(data.guarded(data.timeline, data.key()))
 if not timeline.empty:
     st.subheader("Exchanges per day")
     chart = (

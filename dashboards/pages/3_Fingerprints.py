@@ -1,7 +1,6 @@
 """Fingerprints — tokenizer and logit runs, their rankings, and a chart of scores."""
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from provenance.dashboards import _data as data
@@ -13,7 +12,7 @@ if not runs:
     st.stop()
 
 st.dataframe(
-    pd.DataFrame(
+    data.frame(
         [
             {
                 "Run": r["id"],
@@ -33,10 +32,16 @@ st.dataframe(
     width="stretch",
 )
 
-labels = {f"#{r['id']} {r['kind']} → {r['verdict'] or 'null'} ({r['target']})": r for r in runs}
-choice = st.selectbox("Run", list(labels))
-run = labels[choice]
-ranking = pd.DataFrame(run["ranking"])
+by_id = {r["id"]: r for r in runs}
+choice = st.selectbox(
+    "Run",
+    list(by_id),
+    format_func=lambda i: data.label(
+        f"#{i} {by_id[i]['kind']} → {by_id[i]['verdict'] or 'null'} ({by_id[i]['target']})"
+    ),
+)
+run = by_id[choice]
+ranking = data.frame(run["ranking"] or [])
 if ranking.empty:
     st.info("This run has no ranking.")
     st.stop()

@@ -9,8 +9,8 @@ from provenance.dashboards import _data as data
 st.title("Traffic")
 opts = data.guarded(data.options, data.key())
 c1, c2, c3, c4 = st.columns(4)
-product = c1.selectbox("Product", ["(all)", *opts["products"]])
-provider = c2.selectbox("Provider", ["(all)", *opts["providers"]])
+product = c1.selectbox("Product", ["(all)", *opts["products"]], format_func=data.label)
+provider = c2.selectbox("Provider", ["(all)", *opts["providers"]], format_func=data.label)
 model = c3.text_input("Model id (exact)")
 since = c4.text_input("Since (ISO time or 7d, 12h)")
 product = None if product == "(all)" else product
@@ -20,10 +20,9 @@ rows = data.guarded(data.exchanges, data.key(), product, provider, model, since 
 if not rows:
     st.info("No exchanges match.")
     st.stop()
-table = pd.DataFrame(rows)
-table["models"] = table["models"].map(lambda m: ", ".join(m))
 st.dataframe(
-    table[
+    data.frame(
+        rows,
         [
             "id",
             "started_at",
@@ -39,8 +38,8 @@ st.dataframe(
             "ttfb_ms",
             "input_tokens",
             "output_tokens",
-        ]
-    ],
+        ],
+    ),
     hide_index=True,
     width="stretch",
 )
@@ -71,4 +70,4 @@ st.subheader("One exchange (redacted)")
 chosen = st.selectbox("Exchange", [r["id"] for r in rows])
 doc = data.exchange(int(chosen))
 if doc is not None:
-    st.json(doc, expanded=1)
+    st.json(data.document(doc), expanded=1)

@@ -34,7 +34,13 @@ class CaptureStats:
 
 
 def describe(record: ExchangeRecord) -> str:
-    """A one-line, already redacted summary of a stored exchange (for logs and the CLI)."""
+    """A one-line, already redacted summary of a stored exchange (for logs and the CLI).
+
+    Host, path, ids and error come from traffic: they are shown literally, one line, with control
+    and escape sequences as escapes (:func:`provenance.display.terminal.line`).
+    """
+    from provenance.display.terminal import line as safe_line
+
     ids: list[str] = []
     for obs in record.observations:
         if obs.model_id not in ids:
@@ -45,7 +51,7 @@ def describe(record: ExchangeRecord) -> str:
         line += "  model: " + ", ".join(ids[:4])
     if record.error:
         line += f"  ({record.error})"
-    return line
+    return safe_line(line, limit=2000)
 
 
 def summary_line(stats: CaptureStats, store: Any) -> str:

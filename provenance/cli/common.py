@@ -13,6 +13,28 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 
+def int_in(low: int, high: int) -> Any:
+    """An argparse ``type`` for an integer in ``[low, high]``; anything else is a usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+#: Bounds for common options (ids fit SQL's BIGINT; ports fit TCP/UDP).
+MAX_ID = 2**63 - 1
+MAX_LIMIT = 10_000_000
+port_number = int_in(0, 65535)
+
+
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     """``--db URL``: else ``$PROVENANCE_DB``, else the embedded SQLite file in the data dir."""
     parser.add_argument(
@@ -38,16 +60,16 @@ def emit_json(document: dict[str, Any]) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Print a readable table (rich) to stdout; ``None`` shows as an em dash."""
+    """Print a readable table (rich) to stdout; ``None`` shows as an em dash.
+
+    Cells are captured data: they are shown literally (no Rich markup, no escape sequence, one
+    line each; see :mod:`provenance.display.terminal`).
+    """
     from rich.console import Console
-    from rich.table import Table
+
+    from provenance.display.terminal import table
 
     console = Console(soft_wrap=False)
     if not console.is_terminal:  # piped or captured: do not squeeze into 80 columns
         console = Console(soft_wrap=False, width=max(console.width, 200))
-    table = Table(title=title, show_lines=False)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*("—" if v is None else str(v) for v in row))
-    console.print(table)
+    console.print(table(title, columns, rows))

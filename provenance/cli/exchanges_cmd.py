@@ -6,7 +6,15 @@ import argparse
 import json
 import sys
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.cli.common import (
+    MAX_ID,
+    MAX_LIMIT,
+    add_db_option,
+    add_json_option,
+    emit_json,
+    int_in,
+    print_table,
+)
 from provenance.errors import UsageError
 
 
@@ -15,12 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_option(p)
     add_json_option(p)
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    p.add_argument("id", nargs="?", type=int, help="exchange id (for show)")
+    p.add_argument("id", nargs="?", type=int_in(1, MAX_ID), help="exchange id (for show)")
     p.add_argument("--product", help="only this product")
     p.add_argument("--model", help="only exchanges carrying this exact model id")
     p.add_argument("--provider", help="only this provider slug")
     p.add_argument("--since", metavar="T", help="ISO time or age (7d, 12h)")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument(
+        "--limit", type=int_in(1, MAX_LIMIT), default=100, help="at most this many (default 100)"
+    )
     p.set_defaults(func=run)
 
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from provenance import __version__
+from provenance.display.terminal import line
 from provenance.errors import ProvenanceError
 
 # Each module named here defines ``register(subparsers)``, which adds its sub-command(s) and sets
@@ -41,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with our one-line error format and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
+        sys.stderr.write(f"error: {line(message)} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
 
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except ProvenanceError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {line(exc)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

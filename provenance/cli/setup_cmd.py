@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.capture.options import DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT
-from provenance.cli.common import add_json_option, emit_json
+from provenance.cli.common import add_json_option, emit_json, port_number
 
 
 def register(subparsers: Any) -> None:
@@ -18,7 +18,9 @@ def register(subparsers: Any) -> None:
         description="Print the steps to route this machine's tools through `provenance capture`.",
     )
     parser.add_argument("--listen-host", default=DEFAULT_LISTEN_HOST, metavar="HOST")
-    parser.add_argument("--listen-port", type=int, default=DEFAULT_LISTEN_PORT, metavar="PORT")
+    parser.add_argument(
+        "--listen-port", type=port_number, default=DEFAULT_LISTEN_PORT, metavar="PORT"
+    )
     parser.add_argument(
         "--confdir",
         type=Path,

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from provenance.cli.common import add_json_option, emit_json, print_table
+from provenance.cli.common import add_json_option, emit_json, int_in, print_table
 from provenance.errors import UsageError
 
 
@@ -58,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     probes = cmds.add_parser("probes", help="search the probe texts (offline, slow)")
     probes.add_argument("--out", type=Path, default=None, help="probe set file to write")
-    probes.add_argument("--units", type=int, default=10, help="units per text probe")
-    probes.add_argument("--text-probes", type=int, default=4, help="number of text probes")
+    probes.add_argument("--units", type=int_in(1, 10_000), default=10, help="units per text probe")
+    probes.add_argument(
+        "--text-probes", type=int_in(1, 1_000), default=4, help="number of text probes"
+    )
     probes.set_defaults(func=_probes)
 
     lst = cmds.add_parser("list", help="the signatures the registry reads")

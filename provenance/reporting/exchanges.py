@@ -32,18 +32,18 @@ def parse_time(text: str) -> datetime:
     """
     value = text.strip()
     units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    if value[:-1].isdigit() and value[-1:] in units:
-        from datetime import timedelta
-
-        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])
     try:
+        if value[:-1].isascii() and value[:-1].isdigit() and value[-1:] in units:
+            from datetime import timedelta
+
+            return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UsageError(
             f"cannot read time {text!r}: use an ISO date/time (2026-03-01, 2026-03-01T12:00Z) "
-            "or an age (7d, 12h, 30m)"
+            "or an age (7d, 12h, 30m) within years 1-9999"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _filtered(stmt: Select[Any], flt: ExchangeFilter) -> Select[Any]:

@@ -8,12 +8,12 @@ product; Markdown and HTML are for people (HTML is one self-contained file, no s
 from __future__ import annotations
 
 import csv
-import html
 import io
 from datetime import UTC, datetime
 from typing import Any
 
 from provenance import __version__
+from provenance.display import csv_cell, html_text, md_code, md_text
 
 SCHEMA = "provenance.report/1"
 FORMATS = ("md", "json", "csv", "html")
@@ -80,67 +80,63 @@ def _csv(report: dict[str, Any]) -> str:
     writer.writerow(CSV_COLUMNS)
     for p in report["products"]:
         writer.writerow(
-            [
+            csv_cell(v)
+            for v in (
                 p["product"],
                 p["status"],
-                p["family"] or "",
-                p["vendor"] or "",
-                p["reference"] or "",
+                p["family"],
+                p["vendor"],
+                p["reference"],
                 f"{p['confidence']:.3f}",
                 " ".join(p["evidence_kinds"]),
                 p["exchanges"],
-                p["first_seen"] or "",
-                p["last_seen"] or "",
+                p["first_seen"],
+                p["last_seen"],
                 " | ".join(p["reasons"]),
                 " | ".join(p["conflicts"]),
                 _switches(p),
-            ]
+            )
         )
     return buf.getvalue()
 
 
-def _md_cell(value: Any) -> str:
-    return "—" if value in (None, "") else str(value).replace("|", "\\|").replace("\n", " ")
+def _md_cell(value: Any, code: bool = False) -> str:
+    if value in (None, ""):
+        return "—"
+    return md_code(value, table=True) if code else md_text(value, table=True)
 
 
 def _markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Base-model audit",
         "",
-        f"Generated {report['generated_at']} by {report['generator']} from `{report['store']}`.",
+        f"Generated {md_text(report['generated_at'])} by {md_text(report['generator'])} "
+        f"from {md_code(report['store'])}.",
         "",
-        "| Product | Base model | Confidence | Status | Evidence | Exchanges | First seen "
-        "| Last seen |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Product | Base model | Reference | Confidence | Status | Evidence | Exchanges "
+        "| First seen | Last seen |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in report["products"]:
-        base = p["family"] or "—"
-        if p["reference"]:
-            base += f" (reference `{p['reference']}`)"
-        lines.append(
-            "| "
-            + " | ".join(
-                _md_cell(v)
-                for v in (
-                    p["product"],
-                    base,
-                    _pct(p["confidence"]),
-                    p["status"],
-                    ", ".join(p["evidence_kinds"]),
-                    p["exchanges"],
-                    p["first_seen"],
-                    p["last_seen"],
-                )
-            )
-            + " |"
-        )
+        cells = [
+            _md_cell(p["product"], code=True),
+            _md_cell(p["family"]),
+            _md_cell(p["reference"], code=True),
+            _pct(p["confidence"]),
+            _md_cell(p["status"]),
+            _md_cell(", ".join(p["evidence_kinds"])),
+            _md_cell(p["exchanges"]),
+            _md_cell(p["first_seen"]),
+            _md_cell(p["last_seen"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     for p in report["products"]:
-        lines += ["", f"## {p['product']}", ""]
-        lines += [f"- {r}" for r in p["reasons"]] or ["- no evidence"]
+        lines += ["", f"## Product {md_code(p['product'])}", ""]
+        lines += [f"- {md_text(r)}" for r in p["reasons"]] or ["- no evidence"]
         if p["conflicts"]:
-            lines += ["", "**Conflict:**", ""] + [f"- {c}" for c in p["conflicts"]]
+            lines += ["", "**Conflict:**", ""] + [f"- {md_text(c)}" for c in p["conflicts"]]
         if p["switches"]:
-            lines += ["", f"**Switches:** {_switches(p)}"]
+            lines += ["", f"**Switches:** {md_text(_switches(p))}"]
     if report["models"]:
         lines += ["", "## Observed model ids", ""]
         lines += [
@@ -148,14 +144,15 @@ def _markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for m in report["models"]:
-            lines.append(
-                "| "
-                + " | ".join(
-                    _md_cell(m.get(k))
-                    for k in ("product", "provider", "model_id", "family", "requests", "last_seen")
-                )
-                + " |"
-            )
+            cells = [
+                _md_cell(m.get("product"), code=True),
+                _md_cell(m.get("provider")),
+                _md_cell(m.get("model_id"), code=True),
+                _md_cell(m.get("family")),
+                _md_cell(m.get("requests")),
+                _md_cell(m.get("last_seen")),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -168,10 +165,20 @@ code{background:#f3f5f9;padding:0 .2rem;border-radius:3px}
 """
 
 
+# Nothing in the report may load or run anything: no remote fetch (a tracking beacon in a model
+# id), no script, no form; only the inline stylesheet above and data: images.
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
+
+
 def _html(report: dict[str, Any]) -> str:
-    e = html.escape
+    e = html_text
     out = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="referrer" content="no-referrer">',
         "<title>Base-model audit</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Base-model audit</h1>",

@@ -69,14 +69,42 @@ def parse_url(value: str) -> URL:
     )
 
 
+# Query parameters of a database URL that carry a credential (libpq's password, passfile,
+# sslpassword and sslkey; tokens and secrets of other drivers): shown as ``***``.
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|cred|auth", re.IGNORECASE)
+
+
 def mask_url(url: str | URL) -> str:
-    """``url`` as text with its password (if any) replaced by ``***``."""
+    """``url`` as text with every credential removed, safe for errors, banners and logs.
+
+    The password becomes ``***`` (the user name stays: it is not a credential) and the value of every query parameter
+    that can carry a secret (``password``, ``passfile``, ``sslpassword``, ``sslkey``, ``*token*``
+    ...) becomes ``***``; the scheme, host, port, database and other parameters stay readable.
+    """
     if isinstance(url, str):
         try:
             url = make_url(url)
         except (ArgumentError, ValueError):
             return _mask_unparsed(url)
-    return url.render_as_string(hide_password=True)
+    url = URL.create(
+        url.drivername,
+        username=url.username if url.password is None else (url.username or ""),
+        password=None if url.password is None else "***",
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query={k: ("***" if _SECRET_PARAM.search(k) else v) for k, v in url.query.items()},
+    )
+    return url.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def _secrets_of(url: URL) -> list[str]:
+    """The credential values in ``url`` (to scrub from a driver's error text)."""
+    found = [str(url.password)] if url.password else []
+    for key, value in url.query.items():
+        if _SECRET_PARAM.search(key):
+            found += [value] if isinstance(value, str) else list(value)
+    return [v for v in found if v]
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -117,8 +145,9 @@ def describe_error(exc: BaseException, url: URL | None = None) -> str:
     """A short one-line reason for a database error, without SQL, parameters or a password."""
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    if url is not None and url.password:
-        text = text.replace(str(url.password), "***")
+    if url is not None:
+        for secret in _secrets_of(url):
+            text = text.replace(secret, "***")
     return text[:300]
 
 
@@ -127,8 +156,14 @@ def _sqlite_url_for(path: Path) -> str:
 
 
 def _mask_unparsed(value: str) -> str:
-    # user:password@ in something make_url could not parse
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", value)
+    # userinfo and secret-looking query values in something make_url could not parse
+    value = re.sub(r"(://[^:/@?#]*):[^@/?#]*@", r"\1:***@", value)
+    return re.sub(
+        r"([?&][^=&#]*(?:pass|pwd|secret|token|key|cred|auth)[^=&#]*=)[^&#]*",
+        r"\1***",
+        value,
+        flags=re.IGNORECASE,
+    )
 
 
 def _sqlite_engine(url: URL, *, create: bool, busy_timeout_ms: int | None) -> Engine:

@@ -59,7 +59,7 @@ def test_csv_report_has_one_row_per_product(seeded_url: str, capsys) -> None:
 def test_markdown_and_html_reports(seeded_url: str, capsys, tmp_path) -> None:
     code, out, _ = _run(capsys, "report", "--db", seeded_url, "--format", "md")
     assert code == 0
-    assert "| cursor | kimi-k2.5 | 90% | identified |" in out
+    assert "| `cursor` | kimi-k2.5 | — | 90% | identified |" in out
     assert "**Conflict:**" in out
     target = tmp_path / "audit.html"
     code, _, err = _run(

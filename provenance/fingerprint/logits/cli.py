@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.cli.common import add_db_option, add_json_option, emit_json, int_in, print_table
+from provenance.display.terminal import line
 from provenance.errors import UsageError
 
 
@@ -58,7 +59,12 @@ def register(stages: argparse._SubParsersAction) -> None:
         default=None,
         help="environment variable holding the endpoint's API key",
     )
-    p.add_argument("--max-requests", type=int, default=32, help="probe request budget (default 32)")
+    p.add_argument(
+        "--max-requests",
+        type=int_in(1, 10_000),
+        default=32,
+        help="probe request budget (default 32)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not use the reference score cache")
     p.add_argument("--product", default=None, help="product name to store the run under")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request")
@@ -151,8 +157,10 @@ def run(args: argparse.Namespace) -> int:
         print_table(f"logit fingerprint of {doc['target']} ({doc['method']})",
                     ["reference", "score", "status", "reason"], rows)  # fmt: skip
         print(
-            f"verdict: {doc['verdict'] or 'null'} ({doc['outcome']}); {doc['reason']}; "
-            f"requests: {doc['requests']}"
+            line(
+                f"verdict: {doc['verdict'] or 'null'} ({doc['outcome']}); {doc['reason']}; "
+                f"requests: {doc['requests']}"
+            )
         )
     if not args.no_store:
         save_run(args.db, doc, product=args.product, started=started)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.cli.common import add_db_option, add_json_option, emit_json, int_in, print_table
+from provenance.display.terminal import line
 from provenance.errors import UsageError
 
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -40,7 +41,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     )
     active.add_argument(
         "--max-requests",
-        type=int,
+        type=int_in(2, 10_000),
         default=4,
         help="HTTP requests at most, retries included (default 4, minimum 2)",
     )
@@ -59,7 +60,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     passive.add_argument("--product", default=None, help="only this product")
     passive.add_argument(
         "--min-samples",
-        type=int,
+        type=int_in(1, 1_000_000),
         default=3,
         help="exchanges needed per (product, model id) (default 3)",
     )
@@ -124,8 +125,10 @@ def _print_result(doc: dict[str, Any], title: str | None = None) -> None:
     )
     families = ", ".join(doc.get("families") or []) or "—"
     print(
-        f"verdict: {doc['verdict'] or 'null'} (families: {families}); {doc['reason']}; "
-        f"requests: {doc.get('requests')}"
+        line(
+            f"verdict: {doc['verdict'] or 'null'} (families: {families}); {doc['reason']}; "
+            f"requests: {doc.get('requests')}"
+        )
     )
 
 

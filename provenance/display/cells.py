@@ -1,0 +1,29 @@
+"""Spreadsheet-safe CSV cells (OWASP's advice on CSV injection).
+
+A cell whose text begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by
+spreadsheet programs as a formula (``=HYPERLINK(...)``, ``@SUM(...)``, DDE commands); such a
+cell gets a leading apostrophe, which spreadsheets show as text and which a reader of the raw file
+sees. Numbers are written as they are (``-3`` stays a number). Control characters are shown as
+escapes first (:func:`~provenance.display.text.visible`), so a cell is also one line when the
+file is viewed in a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provenance.display.text import visible
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` made safe as one CSV cell: ``None`` → ``""``, numbers unchanged, text escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    text = visible(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
