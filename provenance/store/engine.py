@@ -77,8 +77,8 @@ _SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|cred|auth", re.IGNORECASE
 def mask_url(url: str | URL) -> str:
     """``url`` as text with every credential removed, safe for errors, banners and logs.
 
-    The password becomes ``***`` (the user name stays: it is not a credential) and the value of every query parameter
-    that can carry a secret (``password``, ``passfile``, ``sslpassword``, ``sslkey``, ``*token*``
+    The password becomes ``***`` (the user name stays: it is not a credential) and the value of
+    every query parameter that can carry a secret (``password``, ``passfile``, ``sslpassword``, ``sslkey``, ``*token*``
     ...) becomes ``***``; the scheme, host, port, database and other parameters stay readable.
     """
     if isinstance(url, str):
