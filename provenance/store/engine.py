@@ -78,8 +78,8 @@ def mask_url(url: str | URL) -> str:
     """``url`` as text with every credential removed, safe for errors, banners and logs.
 
     The password becomes ``***`` (the user name stays: it is not a credential) and the value of
-    every query parameter that can carry a secret (``password``, ``passfile``, ``sslpassword``, ``sslkey``, ``*token*``
-    ...) becomes ``***``; the scheme, host, port, database and other parameters stay readable.
+    every query parameter that can carry a secret (``password``, ``passfile``, ``sslpassword``,
+    ``sslkey``, ``*token*`` ...) becomes ``***``; the scheme, host, port, database and other parameters stay readable.
     """
     if isinstance(url, str):
         try:
