@@ -79,7 +79,7 @@ def mask_url(url: str | URL) -> str:
 
     The password becomes ``***`` (the user name stays: it is not a credential) and the value of
     every query parameter that can carry a secret (``password``, ``passfile``, ``sslpassword``,
-    ``sslkey``, ``*token*`` ...) becomes ``***``; the scheme, host, port, database and other parameters stay readable.
+    ``sslkey``, ``*token*`` ...) becomes ``***``; host, port, database and the rest stay readable.
     """
     if isinstance(url, str):
         try:
