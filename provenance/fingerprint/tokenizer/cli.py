@@ -41,7 +41,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     )
     active.add_argument(
         "--max-requests",
-        type=int_in(2, 10_000),
+        type=int,
         default=4,
         help="HTTP requests at most, retries included (default 4, minimum 2)",
     )
