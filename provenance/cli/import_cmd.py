@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.capture.options import DEFAULT_MAX_BODY, parse_max_body
-from provenance.cli.common import add_db_option, add_json_option, emit_json, int_in, print_table
+from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
 from provenance.errors import UsageError
 
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # show a progress bar for files at least this large
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int_in(0, 64),
+        type=int,
         default=None,
         metavar="N",
         help="processes that extract and redact HAR/flow exchanges (default: one per core, "
