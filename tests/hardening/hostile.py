@@ -8,10 +8,11 @@ row, CSV formulas, Streamlit directives, and a 1 MB string.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 
-from provenance.records import ExchangeRecord, Observation, Origin, Source, Usage
+from provenance.records import ExchangeRecord, Observation, Source
 from provenance.store import open_store
+from tests.store.factories import make_record
 
 BEACON = "http://beacon.attacker.test/pixel.png"
 HOSTILE = [
@@ -38,38 +39,19 @@ BIG = "A" * 1_000_000
 #: Characters that must not reach any text output raw.
 FORBIDDEN = ["\x1b", "\x07", "\x00", "\u202e", "\u2066", "\u2069", "\u202c", "\r"]
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
 
 def _record(i: int, text: str) -> ExchangeRecord:
-    return ExchangeRecord(
-        started_at=T0 + timedelta(minutes=i),
-        method="POST",
-        scheme="https",
+    """Exchange ``i`` of :func:`tests.store.factories.make_record`, with ``text`` in every field
+    a listing, report or page shows."""
+    base = make_record(i, model=f"m{i} {text}", product=f"p{i} {text}", provider=None)
+    return replace(
+        base,
         host=f"h{i}.{text[:40]}",
-        port=443,
         path=f"/v1/{text}",
-        status=200,
-        provider=None,
-        product=f"p{i} {text}",
-        api="openai.chat",
-        content_type="application/json",
-        latency_ms=10.0,
-        ttfb_ms=5.0,
-        streamed=False,
-        request_size=10,
-        response_size=10,
         request_headers=[("x-hostile", text)],
-        response_headers=[("content-type", "application/json")],
         request_body=text,
         response_body=text,
-        request_digest="a" * 64,
-        response_digest="b" * 64,
-        bodies_truncated=False,
-        usage=Usage(input_tokens=1, output_tokens=1, raw={}),
         observations=[Observation(f"m{i} {text}", Source.RESPONSE_FIELD, "$.model", "response")],
-        parse_errors=[],
-        origin=Origin.LIVE,
     )
 
 
