@@ -4,7 +4,7 @@ Used by :func:`provenance.catalog.looks_like_model_id` to pick candidate ids out
 protobuf strings, where most strings are prose, file paths, UUIDs, versions, hashes or tokens.
 The rules are about shape only (no model names): 3–200 characters of ``[A-Za-z0-9._:/@-]``,
 starting with a letter, with at least two letters, a digit and a separator; and not one of the
-shapes below that look alike but are something else.
+shapes below that look alike but are something else (versions, hashes, provider object ids).
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ _TECH_TOKEN = re.compile(
     r"^(?:utf|ucs|iso|sha|md|crc|x86|amd|arm|aarch|i[3-6]86|https?|tls|ssl|ipv|python|py|"
     r"node|es|ecmascript|win|windows|macos|darwin|linux|ubuntu|debian|gzip|base|rfc|cp|latin|"
     r"h|v|ver|version)[-_./]?\d+(?:[-_./:]\d+)*$"
+)
+# provider object ids: a known prefix and one opaque token (OpenAI ``fp_…`` system fingerprints,
+# ``call_…``/``toolu_…`` tool calls, ``chatcmpl-…``/``resp_…``/``msg_…`` response and message ids)
+_OBJECT_ID = re.compile(
+    r"^(?:fp|call|chatcmpl|cmpl|msg|resp|toolu|srvtoolu|req|thread|asst|file|batch|item|conv|rs|"
+    r"fc|evt|sess)[-_][a-z0-9]+$"
 )
 _MAX_SEGMENT = 40
 
@@ -51,7 +57,7 @@ def has_generic_id_shape(text: str) -> bool:
         return False
     if "//" in text or ".." in text or text.count("/") > 4 or text.count("@") > 1:
         return False
-    if _UUID.search(low) or _SEMVER.match(low) or _TECH_TOKEN.match(low):
+    if _UUID.search(low) or _SEMVER.match(low) or _TECH_TOKEN.match(low) or _OBJECT_ID.match(low):
         return False
     if _LETTER_SUFFIX.search(low):
         return False

@@ -56,6 +56,8 @@ _USAGE_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("x_groq", "usage"), "$.x_groq.usage"),
     (("usageMetadata",), "$.usageMetadata"),
     (("metadata", "usage"), "$.metadata.usage"),
+    (("delta", "usage"), "$.delta.usage"),  # Cohere v2 stream message-end
+    (("meta",), "$.meta"),  # Cohere v1
     (("amazon-bedrock-invocationMetrics",), "$.amazon-bedrock-invocationMetrics"),
 )
 _LLAMA_KEYS = ("prompt_token_count", "generation_token_count")

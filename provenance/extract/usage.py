@@ -31,6 +31,10 @@ Dialects (the provider's field names → :class:`provenance.records.Usage`):
 * ``bedrock.llama``: Meta Llama's own ``prompt_token_count`` / ``generation_token_count``.
   https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-meta.html
   Lower priority than ``bedrock.metrics``: when both are present the platform's counts win.
+* ``cohere`` (v2 ``usage``, v2 stream ``message-end`` ``delta.usage``, v1 ``meta``): ``tokens``
+  holds what the model processed (the chat template included), ``billed_units`` what was billed;
+  ``tokens`` wins, ``billed_units`` fills in when it is the only figure.
+  https://docs.cohere.com/reference/chat#response.body.usage
 
 Streams report usage piecemeal (Anthropic ``message_start`` then cumulative ``message_delta``;
 OpenAI a last chunk): :class:`UsageAccumulator` merges a dialect's objects in arrival order,
@@ -52,6 +56,7 @@ DIALECTS = (
     "bedrock",
     "bedrock.metrics",
     "bedrock.llama",
+    "cohere",
 )
 _LOW_PRIORITY = frozenset({"bedrock.llama"})
 
@@ -98,6 +103,8 @@ def guess_dialect(obj: Mapping, api: str | None = None) -> str | None:
         return "bedrock.llama"
     if "input_token_details" in obj or "output_token_details" in obj:
         return "openai.realtime"
+    if _is_cohere(obj):
+        return "cohere"
     if "input_tokens" in obj or "output_tokens" in obj:
         if "cache_read_input_tokens" in obj or "cache_creation_input_tokens" in obj:
             return "anthropic"
@@ -107,6 +114,10 @@ def guess_dialect(obj: Mapping, api: str | None = None) -> str | None:
             return "anthropic"
         return "openai.responses" if api == "openai.responses" else "anthropic"
     return None
+
+
+def _is_cohere(obj: Mapping) -> bool:
+    return any(isinstance(obj.get(key), Mapping) for key in ("tokens", "billed_units"))
 
 
 def normalise(dialect: str, obj: Mapping) -> Usage:
@@ -169,6 +180,14 @@ def normalise(dialect: str, obj: Mapping) -> Usage:
             input_tokens=_int(obj.get("prompt_token_count")),
             output_tokens=_int(obj.get("generation_token_count")),
         )
+    if dialect == "cohere":
+        tokens, billed = obj.get("tokens"), obj.get("billed_units")
+        counts = [part for part in (tokens, billed) if isinstance(part, Mapping)]
+
+        def first(key: str) -> int | None:
+            return next((v for v in (_int(c.get(key)) for c in counts) if v is not None), None)
+
+        return Usage(input_tokens=first("input_tokens"), output_tokens=first("output_tokens"))
     if dialect == "gemini":
         thoughts = _int(obj.get("thoughtsTokenCount"))
         candidates = _int(obj.get("candidatesTokenCount"))

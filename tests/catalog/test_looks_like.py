@@ -78,6 +78,13 @@ NOT_IDS = [
     "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig-4Ab9Xy",
     "sk-proj-abc123DEF456ghi789JKL0",
+    # provider object ids (xAI gRPC responses carry them beside the model id)
+    "fp_4616e76413",
+    "call_28585237",
+    "chatcmpl-9x8y7z6",
+    "resp_68a1b2c3d4",
+    "msg_01abc234",
+    "toolu_01xyz9",
     "req_011CUzAbCdEf1234",
     "chatcmpl-AbC123xYz456QrS789",
     "text/event-stream",

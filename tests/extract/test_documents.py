@@ -202,6 +202,36 @@ def test_gemini_usage_metadata_with_thoughts_and_cache() -> None:
     ) == (120, 100, 50, 30, 170)
 
 
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        # v2 chat: processed tokens win over billed units
+        (
+            {
+                "id": "x",
+                "message": {"role": "assistant", "content": []},
+                "usage": {
+                    "billed_units": {"input_tokens": 13, "output_tokens": 61},
+                    "tokens": {"input_tokens": 542, "output_tokens": 63},
+                },
+            },
+            (542, 63),
+        ),
+        # v2 stream message-end
+        (
+            {"type": "message-end", "delta": {"usage": {"billed_units": {"input_tokens": 5}}}},
+            (5, None),
+        ),
+        # v1 chat
+        ({"text": "hi", "meta": {"tokens": {"input_tokens": 7, "output_tokens": 2}}}, (7, 2)),
+    ],
+)
+def test_cohere_usage(doc: dict, expected: tuple[int | None, int | None]) -> None:
+    # https://docs.cohere.com/reference/chat#response.body.usage
+    u = _usage(doc)
+    assert (u.input_tokens, u.output_tokens) == expected
+
+
 def test_non_numbers_are_not_reported_as_counts() -> None:
     u = normalise("openai", {"prompt_tokens": "12", "completion_tokens": True, "total_tokens": -1})
     assert u.is_empty()
