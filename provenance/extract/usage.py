@@ -61,13 +61,16 @@ DIALECTS = (
 _LOW_PRIORITY = frozenset({"bedrock.llama"})
 
 
+_MAX_COUNT = 2**63 - 1  # a store's BIGINT; a larger "count" is not one
+
+
 def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
+        return value if 0 <= value <= _MAX_COUNT else None
     return None
 
 

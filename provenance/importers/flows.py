@@ -17,12 +17,48 @@ from provenance.importers.har import SkipEntry
 from provenance.ingest import Job, Message
 from provenance.records import Origin, RawExchange
 
+MAX_FLOW = 1 << 30  # bytes one serialized flow may claim
+_PIECE = 8 << 20
+
+
+class FlowFileError(ValueError):
+    """The flow file claims something it cannot hold (``str()`` says what)."""
+
+
+class _PiecewiseReads:
+    """A file whose ``read(n)`` reads in pieces, so a length prefix claiming terabytes costs
+    what the file holds, not an allocation of ``n`` bytes (tnetstring reads ``read(length)``)."""
+
+    def __init__(self, fileobj: IO[bytes]) -> None:
+        self.fileobj = fileobj
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0 or n <= _PIECE:
+            return self.fileobj.read(n)
+        if n > MAX_FLOW:
+            raise FlowFileError(f"a flow claims {n} bytes (more than {MAX_FLOW >> 20} MiB)")
+        pieces: list[bytes] = []
+        while n > 0:
+            piece = self.fileobj.read(min(n, _PIECE))
+            if not piece:
+                break
+            pieces.append(piece)
+            n -= len(piece)
+        return b"".join(pieces)
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.fileobj.readline(limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fileobj, name)
+
 
 def iter_flow_file(fileobj: IO[bytes]) -> Iterator[Any]:
-    """Yield each flow; ``mitmproxy.exceptions.FlowReadException`` for a malformed file."""
+    """Yield each flow; ``mitmproxy.exceptions.FlowReadException`` for a malformed file,
+    :class:`FlowFileError` for a flow claiming more than :data:`MAX_FLOW` bytes."""
     from mitmproxy import io
 
-    yield from io.FlowReader(fileobj).stream()
+    yield from io.FlowReader(_PiecewiseReads(fileobj)).stream()
 
 
 def raw_exchange_from_flow_file(flow: Any, *, product: str | None = None) -> RawExchange:

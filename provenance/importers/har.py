@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from provenance.capture.tee import is_stream_content_type
-from provenance.importers.jsonstream import iter_array_items
+from provenance.importers.jsonstream import BadItem, iter_array_items
 from provenance.ingest import Job, Message
 from provenance.records import Headers, Origin, RawExchange
 
@@ -228,6 +228,8 @@ def har_messages(entry: Any) -> Iterator[Message]:
 
 def har_item(entry: Any, *, product: str | None = None) -> Job:
     """One HAR entry → an :class:`Job` (a WebSocket entry carries its messages);
-    raises :class:`SkipEntry` for what is not importable."""
+    raises :class:`SkipEntry` for what is not importable (a :class:`BadItem` included)."""
+    if isinstance(entry, BadItem):
+        raise SkipEntry(f"HAR entry skipped: {entry.reason}")
     raw = raw_exchange_from_har_entry(entry, product=product)
     return Job(raw, messages=har_messages(entry) if is_websocket_entry(entry) else None)

@@ -18,7 +18,7 @@ from typing import Any
 
 from provenance.errors import UsageError
 from provenance.importers.detect import FileKind, open_input
-from provenance.importers.flows import flow_item, iter_flow_file
+from provenance.importers.flows import FlowFileError, flow_item, iter_flow_file
 from provenance.importers.har import SkipEntry, date_in_order, har_item, iter_har_entries
 from provenance.importers.jsonstream import JsonStreamError
 from provenance.ingest import Job, RecordBatcher, Recorder, extract_options
@@ -100,7 +100,7 @@ def import_file(
             batcher.add(record)
             if progress is not None:
                 progress(position(), total)
-    except (JsonStreamError, OSError, EOFError, ValueError) as exc:
+    except (JsonStreamError, OSError, EOFError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = _reason(exc)
     except Exception as exc:  # FlowReadException and friends
         if type(exc).__name__ != "FlowReadException":
@@ -111,6 +111,8 @@ def import_file(
             batcher.flush()
         finally:
             summary.stored = batcher.stored
+            if batcher.rejected:
+                summary.skipped["rejected by the store"] += batcher.rejected
             summary.parse_errors = recorder.stats.parse_errors
             summary.extract_failures = recorder.stats.failures
             reader.close()
@@ -126,6 +128,10 @@ def _reason(exc: BaseException) -> str:
         return "the compressed file is truncated"
     if isinstance(exc, OSError):
         return f"read error: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, FlowFileError):
+        return f"malformed flow file: {exc}"
+    if isinstance(exc, RecursionError):
+        return "malformed file: nested too deeply"
     return f"malformed file: {type(exc).__name__}"
 
 

@@ -135,7 +135,10 @@ def import_capture(
     summary.dns_answers = stats.dns_answers
     summary.keylog_entries = len(keylog)
     summary.extract_failures = recorder.stats.failures
-    summary.skipped = dict(sorted(stats.skipped.items()))
+    skipped = dict(stats.skipped)
+    if batcher.rejected:
+        skipped["rejected by the store"] = batcher.rejected
+    summary.skipped = dict(sorted(skipped.items()))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 

@@ -265,8 +265,8 @@ class ModelDayRow(Base):
 
     product_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    model_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    model_id: Mapped[str] = mapped_column(CleanText(), primary_key=True)
+    kind: Mapped[str] = mapped_column(CleanText(), primary_key=True)
     day: Mapped[str] = mapped_column(Text, primary_key=True)
     exchanges: Mapped[int] = mapped_column(BigInteger)
     served: Mapped[int] = mapped_column(BigInteger)

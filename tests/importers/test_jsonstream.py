@@ -69,7 +69,6 @@ def test_utf8_bom_and_multibyte_split_across_chunks() -> None:
     [
         (b'{"x": 1}', "no log.entries array found"),
         (b'{"log": {"entries": [{"a":1} {"b":2}]}}', "missing ','"),
-        (b'{"log": {"entries": [{"a":}]}}', "not valid JSON"),
         (b'{"log": {"entries": [1,,2]}}', "unexpected ','"),
         (b'{"log": {"entries": ["\xff"]}}', "not UTF-8"),
     ],
@@ -88,9 +87,9 @@ def test_memory_is_bounded_by_the_largest_item() -> None:
     buffers: list[int] = []
     original = jsonstream._Buffer.more
 
-    def spy(self: jsonstream._Buffer) -> bool:
+    def spy(self: jsonstream._Buffer, at: int) -> bool:
         buffers.append(len(self.text))
-        return original(self)
+        return original(self, at)
 
     jsonstream._Buffer.more = spy  # type: ignore[method-assign]
     try:
@@ -101,3 +100,41 @@ def test_memory_is_bounded_by_the_largest_item() -> None:
         jsonstream._Buffer.more = original  # type: ignore[method-assign]
     assert count == 200
     assert max(buffers) < 20_000 + 2 * 4096 + 100
+
+
+def test_a_bad_item_is_skipped_and_the_rest_read() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    data = ('{"log": {"entries": [{"a": 1}, {"a":}, ' + deep + ', {"a": 2}]}}').encode()
+    got = list(iter_array_items(io.BytesIO(data), ("log", "entries"), chunk_size=512))
+    assert got[0] == {"a": 1} and got[-1] == {"a": 2}
+    assert [g.reason for g in got[1:-1]] == [
+        "array item is not valid JSON",
+        "array item nested too deeply",
+    ]
+
+
+@pytest.mark.parametrize("chunk_size", [7, 4096])
+def test_an_item_over_the_cap_is_skipped_without_being_kept(chunk_size: int) -> None:
+    from provenance.importers import jsonstream
+
+    big = {"body": "x" * 50_000, "nested": [{"k": "y" * 1000}] * 20}
+    data = json.dumps({"log": {"entries": [{"a": 1}, big, "s" * 30_000, {"a": 2}]}}).encode()
+    held: list[int] = []
+    original = jsonstream._Buffer.more
+
+    def spy(self: jsonstream._Buffer, at: int) -> bool:
+        held.append(len(self.text))
+        return original(self, at)
+
+    jsonstream._Buffer.more = spy  # type: ignore[method-assign]
+    try:
+        got = list(
+            iter_array_items(
+                io.BytesIO(data), ("log", "entries"), chunk_size=chunk_size, max_item=10_000
+            )
+        )
+    finally:
+        jsonstream._Buffer.more = original  # type: ignore[method-assign]
+    assert got[0] == {"a": 1} and got[-1] == {"a": 2}
+    assert [g.reason for g in got[1:3]] == ["array item larger than 10000 characters"] * 2
+    assert max(held) <= 10_000 + 2 * chunk_size
