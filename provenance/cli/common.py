@@ -29,10 +29,35 @@ def int_in(low: int, high: int) -> Any:
     return parse
 
 
+def float_in(low: float, high: float) -> Any:
+    """An argparse ``type`` for a number in ``[low, high]`` (no NaN, no infinity)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:  # NaN fails both comparisons
+            raise argparse.ArgumentTypeError(f"{text.strip()} is out of range: use {low} to {high}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def ensure_store(db: str | None) -> None:
+    """Open (creating) the store and close it again, so that a bad ``--db`` fails before a
+    command spends anything (an endpoint's request budget, a reference model's load)."""
+    from provenance.store import open_store
+
+    open_store(db, create=True).close()
+
+
 #: Bounds for common options (ids fit SQL's BIGINT; ports fit TCP/UDP).
 MAX_ID = 2**63 - 1
 MAX_LIMIT = 10_000_000
 port_number = int_in(0, 65535)
+timeout_seconds = float_in(0.1, 86_400.0)
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, int_in, print_table
+from provenance.cli.common import (
+    add_db_option,
+    add_json_option,
+    emit_json,
+    ensure_store,
+    int_in,
+    print_table,
+    timeout_seconds,
+)
 from provenance.display.terminal import line
 from provenance.errors import UsageError
 
@@ -67,7 +75,9 @@ def register(stages: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-cache", action="store_true", help="do not use the reference score cache")
     p.add_argument("--product", default=None, help="product name to store the run under")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request")
+    p.add_argument(
+        "--timeout", type=timeout_seconds, default=120.0, help="seconds per endpoint request"
+    )
     p.add_argument("--no-store", action="store_true", help="do not save the run in the store")
     add_db_option(p)
     add_json_option(p)
@@ -134,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_requests < 1:
         raise UsageError("--max-requests must be at least 1")
     key = _api_key(args.api_key_env)
+    if not args.no_store:
+        ensure_store(args.db)
     started = datetime.now(UTC)
     refs = load_references(args)
     post, client = http_post(

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, int_in, print_table
+from provenance.cli.common import (
+    add_db_option,
+    add_json_option,
+    emit_json,
+    ensure_store,
+    int_in,
+    print_table,
+    timeout_seconds,
+)
 from provenance.display.terminal import line
 from provenance.errors import UsageError
 
@@ -46,7 +54,7 @@ def register(stages: argparse._SubParsersAction) -> None:
         help="HTTP requests at most, retries included (default 4, minimum 2)",
     )
     active.add_argument("--product", default=None, help="product name to file the run under")
-    active.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    active.add_argument("--timeout", type=timeout_seconds, default=60.0, help="seconds per request")
     active.add_argument("--probes", type=Path, default=None, help=argparse.SUPPRESS)
     active.add_argument("--no-store", action="store_true", help="do not save the run")
     add_db_option(active)
@@ -99,6 +107,8 @@ def _run_active(args: argparse.Namespace) -> int:
     parts = urlsplit(args.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"URL must be http(s)://host[:port]/path, got {safe_target(args.url)!r}")
+    if not args.no_store:
+        ensure_store(args.db)
     probe_set = load_probe_set(args.probes)
     signatures = load_signatures()
     client = CountClient(
