@@ -77,7 +77,7 @@ wanted = [
     "fingerprints/hosts.json", "fingerprints/models.json", "fingerprints/products.json",
     "fingerprints/tokenizers/manifest.json", "fingerprints/tokenizers/packages.json",
     "fingerprints/tokenizers/kimi-k2.jsonl", "fingerprints/probes/tokenizer.json",
-    "fingerprints/logits/probes.json", "addons/capture.py", "dashboards/app.py",
+    "fingerprints/logits/probes.json", "addons/capture.py", "dashboards/app.py", "dashboards/serve.py",
     "store/migrations/env.py", "store/migrations/versions/0002_stream_deltas.py",
 ]  # fmt: skip
 missing = [w for w in wanted if not (pkg / w).is_file()]

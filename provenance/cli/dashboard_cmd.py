@@ -7,26 +7,36 @@ import os
 import sys
 from pathlib import Path
 
-from provenance.cli.common import add_db_option
+from provenance.cli.common import add_db_option, port_number
 from provenance.netaddr import check_listen_address
+from provenance.netguard import ALLOW_HOSTS_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dashboard", help="serve the audit dashboard (Streamlit, headless)")
     add_db_option(p)
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8501, help="listen port (default 8501)")
+    p.add_argument("--port", type=port_number, default=8501, help="listen port (default 8501)")
     p.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback listen address"
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (repeatable); IP addresses and localhost "
+        "always work, any other Host is refused (DNS rebinding)",
     )
     p.set_defaults(func=run)
 
 
 def app_path() -> Path:
-    """The dashboard's entry script (in a checkout or inside the installed package)."""
+    """The dashboard's server entry (in a checkout or inside the installed package): the
+    Streamlit app behind the request guard (see ``dashboards/serve.py``)."""
     import provenance.dashboards as pkg
 
-    return Path(pkg.__file__).resolve().parent / "app.py"
+    return Path(pkg.__file__).resolve().parent / "serve.py"
 
 
 def streamlit_command(app: Path, host: str, port: int) -> list[str]:
@@ -52,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(url)  # fails here, with one clear line, if the store cannot be read
     sys.stderr.write(f"dashboard for {store.url} at http://{args.host}:{args.port}/\n")
     store.close()
-    env = {**os.environ, "PROVENANCE_DB": url}
+    env = {**os.environ, "PROVENANCE_DB": url, ALLOW_HOSTS_ENV: ",".join(args.allow_host)}
     sys.stderr.flush()
     # Become the Streamlit server (exec, not a child process): a signal sent to this command
     # then stops the server itself, and no orphan keeps the port.

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from provenance.cli.common import int_in, port_number
 from provenance.netaddr import check_listen_address
+from provenance.reference.server import MAX_NEW_TOKENS, MAX_PROMPT_TOKENS, MAX_REQUEST_BYTES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,10 +22,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model_dir", metavar="MODEL_DIR", help="Hugging Face model folder (safetensors)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument(
+        "--port", type=port_number, default=8000, help="port (default 8000; 0 picks a free one)"
+    )
     p.add_argument("--name", default=None, help="model id to serve as (default: the folder name)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback --host (no authentication!)")  # fmt: skip
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (repeatable); IP addresses and localhost "
+        "always work, any other Host is refused (DNS rebinding)",
+    )
+    p.add_argument(
+        "--max-request-bytes",
+        type=int_in(1024, 1 << 30),
+        default=MAX_REQUEST_BYTES,
+        help=f"refuse larger request bodies before parsing (default {MAX_REQUEST_BYTES})",
+    )
+    p.add_argument(
+        "--max-prompt-tokens",
+        type=int_in(1, 1 << 24),
+        default=MAX_PROMPT_TOKENS,
+        help=f"refuse longer prompts before the model runs (default {MAX_PROMPT_TOKENS})",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int_in(0, 1 << 20),
+        default=MAX_NEW_TOKENS,
+        help=f"largest max_tokens a request may ask for (default {MAX_NEW_TOKENS})",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
     from provenance.reference.transformers_backend import TransformersReference
 
     ref = TransformersReference(args.model_dir, name=args.name)
-    app = create_app(ReferenceService(ref, ref.name))
+    service = ReferenceService(
+        ref, ref.name, max_prompt_tokens=args.max_prompt_tokens, max_new_tokens=args.max_tokens
+    )
+    app = create_app(
+        service, allow_hosts=tuple(args.allow_host), max_request_bytes=args.max_request_bytes
+    )
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level="warning", lifespan="off"
     )

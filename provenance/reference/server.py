@@ -10,6 +10,12 @@ Routes (vLLM's shapes, so that the remote backend talks to this and to vLLM alik
   ``logprobs``, ``top_logprobs``;
 * ``POST /tokenize`` (``prompt`` or ``messages``) and ``POST /detokenize``, as vLLM has them.
 
+Requests pass :class:`~provenance.netguard.RequestGuard` first: this server's own ``Host`` (or a
+``--allow-host`` name) and ``Origin`` only, ``application/json`` bodies of at most
+:data:`MAX_REQUEST_BYTES`, so an oversized prompt is refused before it is parsed or tokenized;
+then prompts above :data:`MAX_PROMPT_TOKENS` tokens and ``max_tokens`` above
+:data:`MAX_NEW_TOKENS` are refused (400) before the model runs.
+
 Decoding is always greedy (temperature is accepted and ignored; the reply says so in
 ``system_fingerprint``). Every logprob is computed by teacher forcing the final sequence with
 :meth:`TransformersReference.score`, so the numbers equal the in-process backend's.
@@ -21,11 +27,15 @@ import time
 import uuid
 from typing import Any
 
+from provenance.netguard import RequestGuard
 from provenance.reference.base import TOKEN_ID_PREFIX
 from provenance.reference.transformers_backend import TransformersReference
 
 MAX_LOGPROBS = 20
 SYSTEM_FINGERPRINT = "provenance-serve-reference-greedy"
+MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a 256k-token prompt is about 1 MB of text
+MAX_PROMPT_TOKENS = 131_072  # also never above the model's own context
+MAX_NEW_TOKENS = 4096
 
 
 class RequestError(Exception):
@@ -46,15 +56,36 @@ def _int(
 class ReferenceService:
     """The request handlers, free of HTTP (tests call them directly too)."""
 
-    def __init__(self, ref: TransformersReference, name: str) -> None:
+    def __init__(
+        self,
+        ref: TransformersReference,
+        name: str,
+        *,
+        max_prompt_tokens: int = MAX_PROMPT_TOKENS,
+        max_new_tokens: int = MAX_NEW_TOKENS,
+    ) -> None:
         self.ref = ref
         self.name = name
         self.max_len = int(getattr(ref.model.config, "max_position_embeddings", 0) or 0) or None
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_new_tokens = max_new_tokens
 
     def _tok(self, ids: list[int], as_ids: bool) -> list[str]:
         if as_ids:
             return [f"{TOKEN_ID_PREFIX}{i}" for i in ids]
         return self.ref.token_strings(ids)
+
+    def _check_prompt(self, ids: list[int]) -> list[int]:
+        if len(ids) > self.max_prompt_tokens:
+            raise RequestError(
+                f"the prompt has {len(ids)} tokens; this server accepts {self.max_prompt_tokens}"
+            )
+        return ids
+
+    def _max_tokens(self, body: dict[str, Any], key: str, default: int | None) -> int | None:
+        if default is not None:
+            default = min(default, self.max_new_tokens)
+        return _int(body, key, default, hi=self.max_new_tokens)
 
     def _check_len(self, n: int) -> None:
         if self.max_len and n > self.max_len:
@@ -71,8 +102,9 @@ class ReferenceService:
         if isinstance(prompt, list) and len(prompt) == 1 and not isinstance(prompt[0], int):
             prompt = prompt[0]
         if isinstance(prompt, str):
-            return self.ref.tokenize(prompt)
+            return self._check_prompt(self.ref.tokenize(prompt))
         if isinstance(prompt, list) and prompt and all(isinstance(i, int) for i in prompt):
+            self._check_prompt(prompt)
             size = self.ref.vocab_size()
             if any(not 0 <= i < size for i in prompt):
                 raise RequestError("prompt token id out of range")
@@ -82,7 +114,7 @@ class ReferenceService:
     def completions(self, body: dict[str, Any]) -> dict[str, Any]:
         prompt_ids = self._prompt_ids(body.get("prompt"))
         echo = bool(body.get("echo", False))
-        max_tokens = _int(body, "max_tokens", 16)
+        max_tokens = self._max_tokens(body, "max_tokens", 16)
         logprobs = _int(body, "logprobs", None, hi=MAX_LOGPROBS)
         prompt_lp = _int(body, "prompt_logprobs", None, hi=MAX_LOGPROBS)
         as_ids = bool(body.get("return_tokens_as_token_ids", False))
@@ -150,14 +182,16 @@ class ReferenceService:
         for m in messages:
             if not isinstance(m, dict) or not isinstance(m.get("content"), str):
                 raise RequestError("each message needs a role and a string content")
-        max_tokens = _int(body, "max_completion_tokens", None)
+        max_tokens = self._max_tokens(body, "max_completion_tokens", None)
         if max_tokens is None:
-            max_tokens = _int(body, "max_tokens", 16)
+            max_tokens = self._max_tokens(body, "max_tokens", 16)
         want_lp = bool(body.get("logprobs", False))
         top_n = _int(body, "top_logprobs", None, hi=MAX_LOGPROBS)
         if top_n is not None and not want_lp:
             raise RequestError("top_logprobs needs logprobs=true")
-        prompt_ids = self.ref.apply_chat_template(messages, add_generation_prompt=True)
+        prompt_ids = self._check_prompt(
+            self.ref.apply_chat_template(messages, add_generation_prompt=True)
+        )
         self._check_len(len(prompt_ids) + (max_tokens or 0))
         new, stopped = self.ref.generate_greedy(prompt_ids, max_tokens or 0)
         shown = new[:-1] if stopped else new
@@ -194,6 +228,7 @@ class ReferenceService:
             ids = self.ref.tokenize(body["prompt"])
         else:
             raise RequestError("tokenize needs prompt (a string) or messages")
+        self._check_prompt(ids)
         out: dict[str, Any] = {"tokens": ids, "count": len(ids), "max_model_len": self.max_len}
         if body.get("return_token_strs"):
             out["token_strs"] = self.ref.token_strings(ids)
@@ -223,8 +258,14 @@ class ReferenceService:
         }  # fmt: skip
 
 
-def create_app(service: ReferenceService) -> Any:
-    """The starlette application over ``service``."""
+def create_app(
+    service: ReferenceService,
+    *,
+    allow_hosts: tuple[str, ...] = (),
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+) -> Any:
+    """The starlette application over ``service``, behind :class:`~provenance.netguard.RequestGuard`
+    (own Host and Origin only, JSON bodies of at most ``max_request_bytes``)."""
     from provenance.optional import require
 
     require("starlette", "serve", "serving a reference model")
@@ -262,7 +303,7 @@ def create_app(service: ReferenceService) -> Any:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/v1/completions", post(service.completions), methods=["POST"]),
@@ -270,6 +311,7 @@ def create_app(service: ReferenceService) -> Any:
         Route("/tokenize", post(service.tokenize), methods=["POST"]),
         Route("/detokenize", post(service.detokenize), methods=["POST"]),
     ])  # fmt: skip
+    return RequestGuard(app, allow_hosts=allow_hosts, json_only=True, max_body=max_request_bytes)
 
 
 class BackgroundServer:

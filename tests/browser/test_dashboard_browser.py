@@ -7,12 +7,14 @@ with ``executable_path``; as root it needs ``--no-sandbox``. Screenshots of ever
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -47,21 +49,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def dashboard(sqlite_url: str, tmp_path: Path):
-    seed(sqlite_url)
+@contextlib.contextmanager
+def running_dashboard(url: str, tmp_path: Path, *extra: str) -> Iterator[str]:
+    """``provenance dashboard`` over ``url`` on a free port; yields its base URL."""
     port = _free_port()
-    log = (tmp_path / "dashboard.log").open("w")
+    log_path = tmp_path / f"dashboard-{port}.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "provenance.cli.main", "dashboard", "--db", sqlite_url,
-         "--port", str(port)],
+        [sys.executable, "-m", "provenance.cli.main", "dashboard", "--db", url,
+         "--port", str(port), *extra],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(tmp_path)},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
             if proc.poll() is not None:
-                pytest.fail(f"dashboard exited: {(tmp_path / 'dashboard.log').read_text()}")
+                pytest.fail(f"dashboard exited: {log_path.read_text()}")
             try:
                 if httpx.get(f"{base}/_stcore/health", timeout=1).status_code == 200:
                     break
@@ -78,6 +81,13 @@ def dashboard(sqlite_url: str, tmp_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def dashboard(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
+    seed(sqlite_url)
+    with running_dashboard(sqlite_url, tmp_path) as base:
+        yield base
 
 
 def test_products_and_base_models_are_visible_in_chromium(dashboard: str) -> None:

@@ -55,9 +55,9 @@ def _record(i: int, text: str) -> ExchangeRecord:
     )
 
 
-def seed_hostile(url: str, *, big: bool = True) -> list[str]:
+def seed_hostile(url: str, *, big: bool = True, extra: tuple[str, ...] = ()) -> list[str]:
     """Fill the store at ``url``; returns the strings used (one product per string)."""
-    texts = HOSTILE + ([BIG] if big else [])
+    texts = [*HOSTILE, *extra, *([BIG] if big else [])]
     store = open_store(url, create=True)
     store.write_exchanges([_record(i, t) for i, t in enumerate(texts)])
     store.close()

@@ -79,7 +79,28 @@ def test_models_tokenize_and_errors(served_base: str) -> None:
         assert "".join(tok["token_strs"]) == "Return" and tok["count"] == len(tok["tokens"])
         back = http.post("/detokenize", json={"tokens": tok["tokens"]}).json()
         assert back["prompt"] == "Return"
-        assert http.post("/v1/completions", content=b"not json").status_code == 400
+        assert http.post("/v1/completions", content=b"not json").status_code == 415
+        json_type = {"content-type": "application/json"}
+        bad_json = http.post("/v1/completions", content=b"not json", headers=json_type)
+        assert bad_json.status_code == 400
+        # the request guard: rebinding, cross-site and oversized requests get nothing
+        assert http.get("/v1/models", headers={"host": "attacker.test"}).status_code == 421
+        cross = http.post(
+            "/v1/completions",
+            json={"prompt": "x", "max_tokens": 1},
+            headers={"origin": "http://attacker.test"},
+        )
+        assert cross.status_code == 403
+        simple = http.post(
+            "/v1/completions",
+            content=b'{"prompt": "x", "max_tokens": 1}',
+            headers={"content-type": "text/plain"},
+        )
+        assert simple.status_code == 415
+        huge = http.post("/v1/completions", json={"prompt": "x" * (3 << 20), "max_tokens": 1})
+        assert huge.status_code == 413
+        greedy = http.post("/v1/completions", json={"prompt": "x", "max_tokens": 5000})
+        assert greedy.status_code == 400 and "max_tokens" in greedy.json()["error"]["message"]
 
 
 def test_refuses_a_non_loopback_host_without_allow_remote(capsys) -> None:
@@ -128,3 +149,19 @@ def test_gpu_script_runs_on_cpu_without_provenance(tmp_path) -> None:
     table = "\n".join(lines)
     for row in ("scoring throughput", "single-token forward", "vs cpu float32", "agree"):
         assert row in table
+
+
+def test_prompt_and_generation_caps_refuse_before_the_model_runs(base_reference) -> None:
+    from provenance.reference.server import ReferenceService, RequestError
+
+    service = ReferenceService(base_reference, "base-a", max_prompt_tokens=4, max_new_tokens=8)
+    long_text = "the quick brown fox jumps over the lazy dog " * 4
+    with pytest.raises(RequestError, match="accepts 4"):
+        service.completions({"prompt": long_text, "max_tokens": 1})
+    with pytest.raises(RequestError, match="accepts 4"):
+        service.completions({"prompt": list(range(1, 10)), "max_tokens": 1})
+    with pytest.raises(RequestError, match="accepts 4"):
+        service.chat({"messages": [{"role": "user", "content": long_text}]})
+    with pytest.raises(RequestError, match="max_tokens"):
+        service.completions({"prompt": [1, 2], "max_tokens": 9})
+    assert service.completions({"prompt": [1, 2], "max_tokens": 8})["usage"]["prompt_tokens"] == 2
