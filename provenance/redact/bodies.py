@@ -13,6 +13,7 @@ a parse error says so. Never raises for any input; the redactor collects the sec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING
 
@@ -46,9 +47,15 @@ CUT_ARRAY = "a secret split across the elements of a JSON array stream cut at th
 
 
 def redact_body(redactor: Redactor, tap: TapResult, errors: list[str]) -> str | None:
-    """The redacted text to store for a tapped body (None when there is none to keep)."""
+    """The redacted text to store for a tapped body (None when there is none to keep).
+
+    A body kept only up to the cap loses its last, cut word first (:func:`drop_cut_word`): a
+    key straddling the cap is too short for its pattern, so its prefix is dropped, not stored.
+    """
     if not tap.body:
         return None
+    if tap.truncated and tap.text:
+        tap = dataclasses.replace(tap, text=drop_cut_word(tap.text))
     if tap.field_secrets:
         text = replace_field_secrets(redactor, tap)
         return redact_frames(redactor, text.split("\n"), errors, tap.role)
@@ -71,6 +78,18 @@ def redact_body(redactor: Redactor, tap: TapResult, errors: list[str]) -> str | 
     if tap.framing == "json-array":
         return _cut_array(redactor, tap, errors)
     return redactor.redact_text(tap.text)
+
+
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.~:%-")
+
+
+def drop_cut_word(text: str) -> str:
+    """``text`` without the run of token characters it ends with (a body cut at the cap ends
+    mid-word: that word may be the start of a key). Linear in the run's length."""
+    end = len(text)
+    while end and text[end - 1] in _WORD_CHARS:
+        end -= 1
+    return text[:end]
 
 
 def redact_frames(redactor: Redactor, lines: list[str], errors: list[str], role: str) -> str:

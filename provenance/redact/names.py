@@ -129,31 +129,96 @@ _CREDENTIAL_SHAPE = re.compile(r"[A-Za-z0-9_.~+/=:$%-]{16,}")
 _SEPARATORS = re.compile(r"[-_.:/]")
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# --- names by their words: ``api_token``, ``auth_key``, ``Ocp-Apim-Subscription-Key``, ``pwd`` …
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]|[0-9]|$)|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+# a name holding one of these words counts something, it does not carry a secret
+# (``max_tokens``, ``prompt_tokens``, ``x-ratelimit-remaining-tokens``, ``token_count`` …)
+NOT_SECRET_WORDS = _words(
+    "tokens count counts limit limits remaining reset used usage max min num total budget "
+    "logprob logprobs length len size type types index offset position details estimate rate "
+    "ratelimit"
+)
+_SECRET_WORDS = _words(
+    "password passwd pwd passphrase secret secrets credential credentials apikey privatekey bearer"
+)
+# words before ``key`` that make it a credential (``subscription-key``, ``auth_key`` …);
+# other ``*_key`` names (``cache_key``, ``partition_key``) are ambiguous
+_KEY_QUALIFIERS = _words(
+    "api auth access private subscription secret session signing master admin client service "
+    "account license licence encryption ssh app application developer dev user org project "
+    "write read live test prod x"
+)
+# words before ``token`` that name a vocabulary or pagination token, not a credential
+_TOKEN_NOT_CREDENTIAL = _words(
+    "eos bos pad unk sep cls mask stop special start end image audio video first last top next "
+    "prev previous page continuation sample output input prompt completion reasoning cached "
+    "cache thinking context"
+)
+
+
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a name: separators and camelCase split (``clientSecret`` →
+    ``client``, ``secret``), and a compound ending in ``token``/``key`` split when its first
+    part is a known qualifier (``apitoken`` → ``api``, ``token``; ``monkey`` stays whole)."""
+    words = [w.lower() for w in _WORD.findall(name)]
+    out: list[str] = []
+    for w in words:
+        for tail in ("token", "key"):
+            head = w[: -len(tail)]
+            if w.endswith(tail) and len(head) >= 2 and (tail == "token" or head in _KEY_QUALIFIERS):
+                out += [head, tail]
+                break
+        else:
+            out.append(w)
+    return out
+
+
+def strength_by_words(name: str) -> str | None:
+    """``"secret"``, ``"ambiguous"`` or None for a name, judged by its words (see above)."""
+    words = name_words(name)
+    if not words or NOT_SECRET_WORDS.intersection(words):
+        return None
+    if _SECRET_WORDS.intersection(words) or any(w.endswith(("password", "secret")) for w in words):
+        return "secret"
+    last, before = words[-1], set(words[:-1])
+    if last == "pass":
+        return "secret" if before else "ambiguous"
+    if last == "key":
+        return "secret" if before & _KEY_QUALIFIERS else "ambiguous"
+    if last == "token":
+        return "secret" if before and not before & _TOKEN_NOT_CREDENTIAL else "ambiguous"
+    return None
+
+
 def is_secret_header(name: str) -> bool:
     """True for header names whose value must be hidden whatever it looks like."""
     n = name.lower()
     if normalise(n) in SECRET_HEADERS:
         return True
-    if "ratelimit" in n:  # anthropic-ratelimit-tokens-limit and friends: counts, not secrets
+    if NOT_SECRET_WORDS.intersection(name_words(name)):  # counts: ratelimit headers and friends
         return False
-    return _SECRET_HEADER_WORDS.search(n) is not None
+    return _SECRET_HEADER_WORDS.search(n) is not None or strength_by_words(name) == "secret"
 
 
 def is_secret_field(name: str) -> bool:
     """True for JSON field names whose string value is always a secret."""
     n = normalise(name)
-    return n in SECRET_FIELDS or n.endswith(_SECRET_SUFFIXES)
+    return n in SECRET_FIELDS or n.endswith(_SECRET_SUFFIXES) or strength_by_words(name) == "secret"
 
 
 def is_ambiguous_field(name: str) -> bool:
     """True for field names that hold a secret only when the value looks like a credential."""
-    return normalise(name) in AMBIGUOUS_FIELDS
+    return normalise(name) in AMBIGUOUS_FIELDS or strength_by_words(name) == "ambiguous"
 
 
 def is_secret_query(name: str) -> bool:
     """True for query-parameter names whose value must be hidden."""
     n = normalise(name)
-    return n in SECRET_QUERY or n.endswith(_SECRET_SUFFIXES)
+    return n in SECRET_QUERY or n.endswith(_SECRET_SUFFIXES) or strength_by_words(name) is not None
 
 
 def looks_like_credential(value: str) -> bool:

@@ -32,6 +32,8 @@ are for reading, and the token must stay recognisable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -437,6 +439,27 @@ class Redactor:
                 dst[slot] = leaf(src, 0, 0, False, secret, text)
         return holder[0]
 
+    def _base64_json(self, value: str) -> str | None:
+        """``value`` when it is base64 of a JSON document holding a secret: the document
+        redacted and encoded again the same way (so the rest stays readable evidence). None when
+        it is no such string or there is nothing to hide."""
+        if len(value) > _BASE64_JSON_MAX or _BASE64_JSON.fullmatch(value) is None:
+            return None
+        urlsafe = "-" in value or "_" in value
+        decode = base64.urlsafe_b64decode if urlsafe else base64.b64decode
+        try:
+            doc = json.loads(decode(value + "=" * (-len(value) % 4)))
+        except (binascii.Error, ValueError, RecursionError):
+            return None
+        if not isinstance(doc, dict | list):
+            return None
+        redacted = self.redact_json(doc)
+        if redacted == doc:
+            return None
+        raw = json.dumps(redacted, ensure_ascii=False, separators=(",", ":")).encode()
+        encoded = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(raw).decode()
+        return encoded if value.endswith("=") else encoded.rstrip("=")
+
     def _json_leaf(
         self,
         v: object,
@@ -458,13 +481,17 @@ class Redactor:
                     return self.redact_secret(v, "user-id")
                 if role & _AMBIGUOUS and looks_like_credential(v):
                     return self.redact_secret(v, classify(v) or "field")
-            return text(v)
+            wrapped = self._base64_json(v)
+            return text(v) if wrapped is None else wrapped
         if secret and isinstance(v, int | float) and not isinstance(v, bool):
             return self.redact_secret(repr(v), "field")
         return v
 
 
 _NARROW_AT = 256
+# base64 (standard or URL-safe) of a JSON object or array: '{"' → ey, '{\n' → ew, '[{' → W3
+_BASE64_JSON = re.compile(r"(?:ey|ew|W3|Wy)[A-Za-z0-9+/_-]{14,}={0,2}")
+_BASE64_JSON_MAX = 4 * 1024 * 1024
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -87,7 +88,7 @@ class Case:
 
 
 CASES = [
-    Case("random.bin", _write(os.urandom(4096).replace(b"{", b"x")), 2, 0, "not a HAR"),
+    Case("random.bin", _write(b"\x00\x01" + random.Random(7).randbytes(4096)), 2, 0, "not a HAR"),
     Case("empty.har", _write(b""), 2, 0, "not a HAR"),
     Case("not-utf8.har", _write(b'{"log": {"entries": [{"x": "\xff\xfe"}]}}'), 2, 0, "UTF-8"),
     Case("entries-not-a-list.har", _write('{"log": {"entries": 5}}'), 2, 0, "malformed HAR"),
