@@ -201,3 +201,41 @@ def test_bytes_pass_unchanged(
     (row,) = wait_for_rows(db, has_header("x-test-id", tag))
     assert ("deepseek-chat", "sse_frame" if stream else "response_field", "response") in ids(row)
     assert row["parse_errors"] == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_request_above_the_body_cap_keeps_its_size_digest_prefix_and_model_id(
+    shared_proxy: tuple[ProxyProcess, str],
+    standin_tls: StandInProvider,
+    confdir: Path,
+    chunked: bool,
+) -> None:
+    """A long-context request (1.5 MB, over the default 1 MB cap) with the model field last and
+    a Google key straddling the cap: stored with its size, digest, a prefix without the key,
+    and the model id; the upstream gets every byte."""
+    proxy, db = shared_proxy
+    tag = uuid.uuid4().hex
+    cap = 1_000_000
+    google_key = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"
+    head = b'{"messages": [{"role": "user", "content": "'
+    filler = b"long context " * ((cap - len(head) - 20) // 13)
+    prompt = head + filler + google_key.encode() + b" " + b"more " * 100_000
+    body = prompt + b'"}], "stream": false, "model": "kimi-k2.5"}'
+    assert len(head + filler) < cap < len(head + filler) + len(google_key)
+    headers = {"x-test-id": tag, "content-type": "application/json"}
+    with proxied_client(proxy, confdir) as client:
+        content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
+        reply = client.post(
+            f"{standin_tls.base_url}/v1/chat/completions",
+            content=content if chunked else body,
+            headers=headers,
+        )
+    assert reply.status_code == 200
+    (row,) = wait_for_rows(db, has_header("x-test-id", tag))
+    assert ("kimi-k2.5", "request_field", "request") in ids(row)
+    assert row["request_size"] == len(body)
+    assert row["request_digest"] == hashlib.sha256(body).hexdigest()
+    assert row["bodies_truncated"] in (1, True)
+    stored = row["request_body"] or ""
+    assert stored.startswith('{"messages"') and len(stored) > cap // 2
+    assert all(google_key[:n] not in stored for n in range(8, len(google_key) + 1))
