@@ -5,15 +5,17 @@ spreadsheet programs as a formula (``=HYPERLINK(...)``, ``@SUM(...)``, DDE comma
 cell gets a leading apostrophe, which spreadsheets show as text and which a reader of the raw file
 sees. Numbers are written as they are (``-3`` stays a number). Control characters are shown as
 escapes first (:func:`~provenance.display.text.visible`), so a cell is also one line when the
-file is viewed in a terminal.
+file is viewed in a terminal. A cell longer than spreadsheets hold (32,767 characters) is
+shortened with a marker saying how much was left out, so it does not spill into other cells.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from provenance.display.text import visible
+from provenance.display.text import shorten, visible
 
+CELL_LIMIT = 32_767  # characters in one spreadsheet cell (Excel, LibreOffice)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
@@ -23,7 +25,7 @@ def csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool | int | float):
         return value
-    text = visible(value)
+    text = shorten(visible(value), CELL_LIMIT - 40)  # room for the marker
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
