@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from provenance.display import csv_cell, html_text, md_code, md_text, shorten, visible
+from provenance.display.contract import violations
 from tests.hardening.hostile import BEACON, HOSTILE
 
 UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
@@ -74,6 +75,22 @@ def test_csv_cells_cannot_start_a_formula() -> None:
     assert all(not c.startswith(("=", "+", "@", "\t", "\r")) for c in cells)
     assert cells[HOSTILE.index("-2+3")] == "'-2+3" and cells[-1] == "-3"
     assert "\n" not in "".join(cells)
+
+
+@given(st.text())
+def test_the_display_contract_holds_for_any_text(text: str) -> None:
+    assert violations(text) == []
+
+
+def test_the_display_contract_can_fail(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import provenance.display.contract as contract
+
+    assert violations("![](http://x/y.png) \x1b[2J =1") == []
+    monkeypatch.setattr(contract, "md_text", lambda text: text)  # a renderer that escapes nothing
+    monkeypatch.setattr(contract, "csv_cell", lambda text: text)
+    found = violations("![](http://x/y.png) \x1b[2J")
+    assert "markdown renders <img" in found and "markdown: unsafe code point" in found
+    assert "csv: formula" in violations("=1")
 
 
 @given(st.text())
