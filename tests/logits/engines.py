@@ -172,5 +172,4 @@ def vllm_app(ref: TransformersReference, name: str, *, api_key: str, flight: InF
             with flight.lock:
                 flight.now -= 1
 
-    app.add_middleware(BaseHTTPMiddleware, dispatch=vllm_rules)
-    return app
+    return BaseHTTPMiddleware(app, dispatch=vllm_rules)
