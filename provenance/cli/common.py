@@ -85,16 +85,22 @@ def emit_json(document: dict[str, Any]) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Print a readable table (rich) to stdout; ``None`` shows as an em dash.
+    """Print a table to stdout: a Rich table on a terminal, plain aligned text (no box drawing,
+    no colour, no title) into a pipe or when ``NO_COLOR`` is set; ``None`` shows as an em dash
+    (``-`` in plain text).
 
     Cells are captured data: they are shown literally (no Rich markup, no escape sequence, one
     line each; see :mod:`provenance.display.terminal`).
     """
+    from provenance.cli.output import wants_plain
+
+    if wants_plain():
+        from provenance.display.terminal import plain_table
+
+        sys.stdout.write(plain_table(columns, rows))
+        return
     from rich.console import Console
 
     from provenance.display.terminal import table
 
-    console = Console(soft_wrap=False)
-    if not console.is_terminal:  # piped or captured: do not squeeze into 80 columns
-        console = Console(soft_wrap=False, width=max(console.width, 200))
-    console.print(table(title, columns, rows))
+    Console(soft_wrap=False).print(table(title, columns, rows))

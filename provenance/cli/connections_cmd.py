@@ -1,7 +1,8 @@
 """``provenance connections``: TLS clients seen on the wire, one row per (sni, ja4, client).
 
-Reads the ``connections`` table (filled by ``provenance import CAPTURE.pcap``). ``--json``
-prints ``{"schema": "provenance.connections/1", "connections": [...]}``.
+Reads the ``connections`` table (filled by ``provenance import CAPTURE.pcap``). ``--format
+json`` (or ``--json``) prints ``{"schema": "provenance.connections/1", "connections": [...]}``;
+``csv`` and ``jsonl`` the same rows (see :mod:`provenance.cli.output`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.cli.common import add_db_option
+from provenance.cli.output import Listing, add_format_option, chosen_format, emit
 
 SCHEMA = "provenance.connections/1"
 FIELDS = (
@@ -34,7 +36,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
     )
     add_db_option(parser)
-    add_json_option(parser)
+    add_format_option(parser)
     parser.add_argument("--sni", default=None, help="only this server name")
     parser.set_defaults(func=run)
 
@@ -86,29 +88,17 @@ def query_connections(store: Any, sni: str | None = None) -> list[dict[str, Any]
 def run(args: argparse.Namespace) -> int:
     from provenance.store import open_store
 
+    fmt = chosen_format(args)
     store = open_store(args.db)
     try:
         rows = query_connections(store, args.sni)
     finally:
         store.close()
-    if args.json:
-        emit_json({"schema": SCHEMA, "connections": rows})
-        return 0
-    print_table(
-        "TLS connections",
-        ("SNI", "provider", "JA4", "client", "ALPN", "TLS", "count", "last seen"),
-        (
-            (
-                r["sni"],
-                r["provider"],
-                r["ja4"],
-                r["client"],
-                r["alpn"],
-                r["tls_version"],
-                r["count"],
-                r["last_seen"],
-            )
-            for r in rows
-        ),
-    )
+    columns = ("SNI", "provider", "JA4", "client", "ALPN", "TLS", "count", "last seen")
+    keys = ("sni", "provider", "ja4", "client", "alpn", "tls_version", "count", "last_seen")
+    emit(
+        Listing(SCHEMA, "connections", "TLS connections", columns, rows,
+                lambda r: [r[k] for k in keys]),
+        fmt,
+    )  # fmt: skip
     return 0

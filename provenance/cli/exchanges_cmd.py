@@ -6,22 +6,15 @@ import argparse
 import json
 import sys
 
-from provenance.cli.common import (
-    MAX_ID,
-    MAX_LIMIT,
-    add_db_option,
-    add_json_option,
-    emit_json,
-    int_in,
-    print_table,
-)
+from provenance.cli.common import MAX_ID, MAX_LIMIT, add_db_option, emit_json, int_in
+from provenance.cli.output import Listing, add_format_option, chosen_format, emit
 from provenance.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("exchanges", help="list stored exchanges; `exchanges show ID` prints one")
     add_db_option(p)
-    add_json_option(p)
+    add_format_option(p)
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("id", nargs="?", type=int_in(1, MAX_ID), help="exchange id (for show)")
     p.add_argument("--product", help="only this product")
@@ -43,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from provenance.store import open_store
 
+    fmt = chosen_format(args)
     store = open_store(args.db)
     if args.action == "show":
         if args.id is None:
@@ -50,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         doc = get_exchange(store, args.id)
         if doc is None:
             raise UsageError(f"no exchange with id {args.id} in {store.url}")
-        if args.json:
+        if fmt != "table":
             emit_json({"schema": "provenance.exchange/1", **doc})
         else:
             json.dump(doc, sys.stdout, indent=2, default=str)
@@ -64,37 +58,28 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     rows = list_exchanges(store, flt)
-    if args.json:
-        emit_json({"schema": "provenance.exchanges/1", "exchanges": rows})
-        return 0
-    print_table(
-        f"{len(rows)} exchanges (newest first)",
-        [
-            "id",
-            "time",
-            "product",
-            "provider",
-            "method",
-            "host",
-            "path",
-            "status",
-            "models",
-            "in/out",
-        ],
-        (
-            [
-                r["id"],
-                r["started_at"],
-                r["product"],
-                r["provider"],
-                r["method"],
-                r["host"],
-                r["path"][:60],
-                r["status"],
-                ", ".join(r["models"]),
-                f"{r['input_tokens'] or '—'}/{r['output_tokens'] or '—'}",
-            ]
-            for r in rows
-        ),
-    )
+    emit(
+        Listing("provenance.exchanges/1", "exchanges", f"{len(rows)} exchanges (newest first)",
+                COLUMNS, rows, _cells),
+        fmt,
+    )  # fmt: skip
     return 0
+
+
+COLUMNS = ("id", "time", "product", "provider", "method", "host", "path", "status", "models",
+           "in/out")  # fmt: skip
+
+
+def _cells(r: dict) -> list:
+    return [
+        r["id"],
+        r["started_at"],
+        r["product"],
+        r["provider"],
+        r["method"],
+        r["host"],
+        r["path"][:60],
+        r["status"],
+        ", ".join(r["models"]),
+        f"{r['input_tokens'] or '—'}/{r['output_tokens'] or '—'}",
+    ]

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provenance.cli.prune_cmd",
     "provenance.cli.dashboard_cmd",
     "provenance.cli.connections_cmd",
+    "provenance.cli.completion_cmd",
 )
 
 

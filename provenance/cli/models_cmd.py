@@ -1,6 +1,7 @@
 """``provenance models``: which model ids each product was seen using, per provider.
 
-``--json`` prints ``{"schema": "provenance.models/1", "models": [...]}``; each object has
+``--format json`` (or ``--json``) prints ``{"schema": "provenance.models/1", "models": [...]}``;
+``csv`` and ``jsonl`` the same rows (see :mod:`provenance.cli.output`). Each object has
 ``product``, ``provider``, ``model_id``, ``family``, ``vendor``, ``sources``, ``requests``,
 ``first_seen`` and ``last_seen`` (see ``provenance.store.queries.models_table``).
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from provenance.cli.common import add_db_option, add_json_option, emit_json, print_table
+from provenance.cli.common import add_db_option
+from provenance.cli.output import Listing, add_format_option, chosen_format, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,45 +21,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_db_option(parser)
     parser.add_argument("--product", metavar="NAME", help="only this product")
-    add_json_option(parser)
+    add_format_option(parser)
     parser.set_defaults(func=run)
+
+
+COLUMNS = ("product", "provider", "model id", "family", "vendor", "sources", "requests",
+           "first seen", "last seen")  # fmt: skip
+KEYS = ("product", "provider", "model_id", "family", "vendor", "sources", "requests",
+        "first_seen", "last_seen")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     from provenance.store import open_store
     from provenance.store.queries import MODELS_SCHEMA, models_table
 
+    fmt = chosen_format(args)
     with open_store(args.db) as store:
         rows = models_table(store, product=args.product)
-    if args.json:
-        emit_json({"schema": MODELS_SCHEMA, "models": rows})
-        return 0
-    print_table(
-        f"Models seen ({len(rows)})",
-        [
-            "product",
-            "provider",
-            "model id",
-            "family",
-            "vendor",
-            "sources",
-            "requests",
-            "first seen",
-            "last seen",
-        ],
-        (
-            [
-                r["product"],
-                r["provider"],
-                r["model_id"],
-                r["family"],
-                r["vendor"],
-                ", ".join(r["sources"]),
-                r["requests"],
-                r["first_seen"],
-                r["last_seen"],
-            ]
-            for r in rows
-        ),
-    )
+    title = f"Models seen ({len(rows)})"
+    emit(Listing(MODELS_SCHEMA, "models", title, COLUMNS, rows, _cells), fmt)
     return 0
+
+
+def _cells(row: dict) -> list:
+    return [", ".join(row[k]) if k == "sources" else row[k] for k in KEYS]

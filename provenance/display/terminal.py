@@ -42,3 +42,23 @@ def table(title: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     for row in rows:
         out.add_row(*(cell(v) for v in row))
     return out
+
+
+PLAIN_EMPTY = "-"
+
+
+def plain_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The same cells as plain text for a pipe or ``NO_COLOR``: a header line and one line per
+    row, columns aligned with two spaces, no box drawing, no colour, no title; an empty cell is
+    ``-`` so that ``awk``/``cut`` see a field."""
+    header = [shorten(visible(c), DISPLAY_LIMIT) for c in columns]
+    body = [
+        [PLAIN_EMPTY if v is None or v == "" else shorten(visible(v), DISPLAY_LIMIT) for v in row]
+        for row in rows
+    ]
+    widths = [len(h) for h in header]
+    for row in body:
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=False)]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip()
+             for r in [header, *body]]  # fmt: skip
+    return "\n".join(lines) + "\n"

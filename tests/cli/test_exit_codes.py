@@ -78,7 +78,9 @@ MISTAKES: dict[str, list[list[str]]] = {
     "export": [[], ["--format", "csv"], ["--format", "jsonl", "--since", "soon"]],
     "prune": [[], ["--before", "whenever"]],
     "dashboard": [["--host", "0.0.0.0"], ["--port", "70000"]],
-    "connections": [["--db", "nosuchdialect://x/y"]],
+    "connections": [["--db", "nosuchdialect://x/y"], ["--json", "--format", "csv"]],
+    "fingerprint runs": [["--format", "yaml"], ["--limit", "0"]],
+    "completion": [[], ["powershell"]],
 }
 
 # leaf command -> arguments that make it reach its store (for the --db credential check)
@@ -98,6 +100,7 @@ REACHES_STORE: dict[str, list[str]] = {
     "prune": ["--before", "7d"],
     "dashboard": ["--port", "0"],
     "connections": [],
+    "fingerprint runs": [],
 }
 
 

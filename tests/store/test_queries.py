@@ -96,7 +96,11 @@ def test_models_cli_json_and_table(sqlite_url: str, cli, catalog, monkeypatch) -
 
     table = cli("models", "--db", sqlite_url)
     assert table.code == 0
-    assert "gpt-4o-2024-08-06" in table.out and "Models seen (4)" in table.out
+    assert "gpt-4o-2024-08-06" in table.out
+    # into a pipe: plain text, a header line and one line per row, no box drawing, no title
+    lines = table.out.splitlines()
+    assert lines[0].split()[:3] == ["product", "provider", "model"] and len(lines) == 5
+    assert not set("┏┃│─") & set(table.out) and "Models seen" not in table.out
 
 
 def test_empty_store_has_no_models(store_url: str, cli) -> None:
