@@ -39,10 +39,37 @@ def _url() -> str:
 
 
 @st.cache_data(ttl=TTL, show_spinner="Reading the store…")
-def overview(db_key: str) -> dict[str, Any]:
+def overview(db_key: str, flt: Any = None) -> dict[str, Any]:
     from provenance.reporting.dashboard import overview as q
 
+    return q(store(), flt)
+
+
+@st.cache_data(ttl=TTL, show_spinner="Reading the store…")
+def product(db_key: str, name: str, flt: Any = None) -> dict[str, Any] | None:
+    from provenance.reporting.product import product_view
+
+    return product_view(store(), name, flt)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def day_bounds(db_key: str) -> tuple[str | None, str | None]:
+    from provenance.reporting.dashboard import day_bounds as q
+
     return q(store())
+
+
+@st.cache_data(ttl=TTL, show_spinner="Writing the report…")
+def report(db_key: str, fmt: str, flt: Any = None) -> str:
+    """The audit report for the filter, as downloaded (md, html, json or csv)."""
+    from provenance.reporting.report import build_report, render
+
+    return render(build_report(store(), flt), fmt)
+
+
+def store_label() -> str:
+    """The store's URL with every credential removed (for the read-only banner)."""
+    return str(store().url)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -156,6 +183,36 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dict):
         return shorten(visible(str(value)))
     return value
+
+
+def block(text: str, limit: int = 200_000) -> str:
+    """A body for ``st.code``: line breaks kept, every other control character shown as an
+    escape, cut to ``limit`` characters."""
+    return "\n".join(visible(part) for part in shorten(text, limit).split("\n"))
+
+
+EXCERPT = 160  # characters shown on each side of a model id found in a body
+
+
+def excerpt(doc: dict[str, Any], observation: dict[str, Any]) -> str:
+    """Markdown: the stored text around where ``observation``'s id was found, the id itself
+    highlighted; empty when the id is not in the stored text (a header, or past the cap)."""
+    model_id = observation["model_id"]
+    role = observation.get("role") or "response"
+    places = [doc.get(f"{role}_body") or ""]
+    places.append(" ".join(f"{k}: {v}" for k, v in doc.get(f"{role}_headers") or []))
+    places.append(doc.get("path") or "")
+    for text in places:
+        at = text.find(model_id)
+        if at < 0:
+            at = text.find(model_id.replace("/", "\\/"))  # as escaped in JSON text
+        if at >= 0:
+            before = text[max(0, at - EXCERPT) : at]
+            after = text[at + len(model_id) : at + len(model_id) + EXCERPT]
+            return (
+                f"…{md_text(before)} :orange-background[**{md_text(model_id)}**] {md_text(after)}…"
+            )
+    return ""
 
 
 def document(doc: Any) -> Any:

@@ -3,9 +3,14 @@
 import streamlit as st
 
 from provenance.dashboards import _data as data
+from provenance.dashboards import _filters as filters
+from provenance.dashboards.nav import pages
 
+flt = filters.sidebar()
 st.title("Which base model does each product run on?")
-view = data.guarded(data.overview, data.key())
+if not flt.empty:
+    st.caption(f"Filtered: {data.md(flt.describe())}")
+view = data.guarded(data.overview, data.key(), flt)
 if view["exchanges"] == 0 and not view["products"]:
     st.info(
         "The store is empty. Capture traffic with `provenance capture`, import a HAR, flow or "
@@ -51,6 +56,32 @@ st.caption(
     "boundaries 0.4): a ranking "
     "of how much independent, direct evidence agrees, not a calibrated probability."
 )
+
+st.subheader("Products")
+for p in view["products"]:
+    st.page_link(
+        pages()["product"],
+        label=f"{data.md(p['product'])}: {data.md(p['family'] or p['status'])} (evidence)",
+        query_params={**flt.to_params(), "product": p["product"]},
+    )
+
+st.subheader("Download the audit report")
+st.caption(f"For {data.md(flt.describe())}; the HTML file is self-contained and printable.")
+cols = st.columns(4)
+for col, (fmt, mime) in zip(
+    cols,
+    [("html", "text/html"), ("md", "text/markdown"), ("json", "application/json"),
+     ("csv", "text/csv")],
+    strict=True,
+):  # fmt: skip
+    col.download_button(
+        f"Report ({fmt.upper()})",
+        data=data.guarded(data.report, data.key(), fmt, flt),
+        file_name=f"provenance-audit.{fmt}",
+        mime=mime,
+        key=f"download-{fmt}",
+        on_click="ignore",
+    )
 
 st.subheader("Why")
 for p in view["products"]:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from provenance.reporting.exchanges import ExchangeFilter, _filtered
+from provenance.reporting.filters import AuditFilter
 from provenance.store.models import (
     ExchangeRow,
     ModelDayRow,
@@ -21,17 +22,32 @@ from provenance.store.models import (
 )
 
 
-def overview(store: Any) -> dict[str, Any]:
-    """Headline numbers and every product's verdict (see ``Verdict.to_json``)."""
+def overview(store: Any, flt: AuditFilter | None = None) -> dict[str, Any]:
+    """Headline numbers and every product's verdict (see ``Verdict.to_json``), restricted to
+    ``flt`` (days, product, provider)."""
     from provenance.verdicts.collect import verdicts
 
+    flt = flt or AuditFilter()
     t = TrafficDayRow
+    stmt = select(func.sum(t.exchanges), func.min(t.first_seen), func.max(t.last_seen))
+    if flt.since_day is not None:
+        stmt = stmt.where(t.day >= flt.since_day)
+    if flt.until_day is not None:
+        stmt = stmt.where(t.day <= flt.until_day)
+    if flt.product is not None:
+        stmt = stmt.where(
+            t.product_id
+            == select(ProductRow.id).where(ProductRow.name == flt.product).scalar_subquery()
+        )
+    if flt.provider is not None:
+        stmt = stmt.where(
+            t.provider_id
+            == select(ProviderRow.id).where(ProviderRow.slug == flt.provider).scalar_subquery()
+        )
     with store.session() as s:
-        exchanges, first, last = s.execute(
-            select(func.sum(t.exchanges), func.min(t.first_seen), func.max(t.last_seen))
-        ).one()
+        exchanges, first, last = s.execute(stmt).one()
         exchanges = int(exchanges or 0)
-    products = [v.to_json() for v in verdicts(store)]
+    products = [v.to_json() for v in verdicts(store, flt=flt)]
     return {
         "exchanges": exchanges,
         "first_seen": _iso(first),
@@ -55,8 +71,16 @@ def model_timeline(store: Any) -> list[dict[str, Any]]:
         return [{"day": d, "model_id": mid, "exchanges": int(n)} for d, mid, n in s.execute(stmt)]
 
 
+def day_bounds(store: Any) -> tuple[str | None, str | None]:
+    """The first and last UTC day with traffic (``YYYY-MM-DD``), for the day-range filter."""
+    t = TrafficDayRow
+    with store.session() as s:
+        first, last = s.execute(select(func.min(t.day), func.max(t.day))).one()
+    return (str(first) if first else None, str(last) if last else None)
+
+
 def filter_options(store: Any) -> dict[str, list[str]]:
-    """Distinct products and providers, for the Traffic page's filters."""
+    """Distinct products and providers, for the filters."""
     with store.session() as s:
         products = sorted(s.scalars(select(ProductRow.name)))
         providers = sorted(s.scalars(select(ProviderRow.slug)))

@@ -12,8 +12,12 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from provenance import __version__
 from provenance.display import csv_cell, html_text, md_code, md_text
+from provenance.reporting.filters import AuditFilter
+from provenance.reporting.svg import timeline_svg
 
 SCHEMA = "provenance.report/1"
 FORMATS = ("md", "json", "csv", "html")
@@ -34,20 +38,46 @@ CSV_COLUMNS = (
 )
 
 
-def build_report(store: Any) -> dict[str, Any]:
-    """The report document: verdicts, observed model ids and fingerprint runs."""
+def build_report(store: Any, flt: AuditFilter | None = None) -> dict[str, Any]:
+    """The report document: verdicts (each with its exchanges per day and family), observed
+    model ids, fingerprint runs, and how verdicts are reached — all restricted to ``flt``."""
+    from provenance.reporting.product import family_days
     from provenance.reporting.runs import list_runs
+    from provenance.store.models import ProductRow
     from provenance.store.queries import models_table
-    from provenance.verdicts.collect import verdicts
+    from provenance.verdicts.collect import UNATTRIBUTED, endpoint_name, verdicts
+    from provenance.verdicts.method import limits, method
 
+    flt = flt or AuditFilter()
+    products = [v.to_json() for v in verdicts(store, flt=flt)]
+    with store.session() as session:
+        ids = dict(session.execute(select(ProductRow.name, ProductRow.id)).all())
+    for p in products:
+        rollup_id = 0 if p["product"] == UNATTRIBUTED else ids.get(p["product"])
+        p["daily"] = family_days(store, rollup_id, flt) if rollup_id is not None else []
+    runs = [
+        r
+        for r in list_runs(store, limit=None)
+        if flt.includes(datetime.fromisoformat(r["started_at"]))
+        and (flt.product is None or (r["product"] or endpoint_name(r["target"])) == flt.product)
+    ]
     return {
         "schema": SCHEMA,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "generator": f"provenance {__version__}",
         "store": str(store.url),
-        "products": [v.to_json() for v in verdicts(store)],
-        "models": models_table(store),
-        "fingerprint_runs": list_runs(store),
+        "filter": {**flt.to_params(), "description": flt.describe()},
+        "products": products,
+        "models": models_table(
+            store,
+            product=flt.product,
+            since_day=flt.since_day,
+            until_day=flt.until_day,
+            provider=flt.provider,
+        ),
+        "fingerprint_runs": runs,
+        "method": method(),
+        "limits": limits(),
     }
 
 
@@ -111,7 +141,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "# Base-model audit",
         "",
         f"Generated {md_text(report['generated_at'])} by {md_text(report['generator'])} "
-        f"from {md_code(report['store'])}.",
+        f"from {md_code(report['store'])}; covers {md_text(_covers(report))}.",
         "",
         "| Product | Base model | Reference | Confidence | Status | Evidence | Exchanges "
         "| First seen | Last seen |",
@@ -153,7 +183,15 @@ def _markdown(report: dict[str, Any]) -> str:
                 _md_cell(m.get("last_seen")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## How verdicts are reached", ""] + [
+        f"- {md_text(m)}" for m in report.get("method", [])
+    ]
+    lines += ["", "## Limits", ""] + [f"- {md_text(m)}" for m in report.get("limits", [])]
     return "\n".join(lines) + "\n"
+
+
+def _covers(report: dict[str, Any]) -> str:
+    return (report.get("filter") or {}).get("description") or "everything in the store"
 
 
 _CSS = """
@@ -161,7 +199,9 @@ body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:
 table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border-bottom:1px solid #dde;
 padding:.35rem .5rem;text-align:left;vertical-align:top}th{background:#f3f5f9}
 .identified{color:#11703a}.conflict{color:#b3261e}.unknown,.no-evidence{color:#777}
-code{background:#f3f5f9;padding:0 .2rem;border-radius:3px}
+code{background:#f3f5f9;padding:0 .2rem;border-radius:3px}figure{margin:.5rem 0}
+figcaption{font-size:12px;color:#555}@media print{body{margin:0;max-width:none}h2{break-after:avoid}
+tr,figure{break-inside:avoid}}
 """
 
 
@@ -183,7 +223,7 @@ def _html(report: dict[str, Any]) -> str:
         f"<style>{_CSS}</style></head><body>",
         "<h1>Base-model audit</h1>",
         f"<p>Generated {e(report['generated_at'])} by {e(report['generator'])} "
-        f"from <code>{e(report['store'])}</code>.</p>",
+        f"from <code>{e(report['store'])}</code>; covers {e(_covers(report))}.</p>",
         "<table><tr><th>Product</th><th>Base model</th><th>Confidence</th><th>Status</th>"
         "<th>Evidence</th><th>Exchanges</th><th>First seen</th><th>Last seen</th></tr>",
     ]
@@ -210,5 +250,14 @@ def _html(report: dict[str, Any]) -> str:
             out.append("</ul>")
         if p["switches"]:
             out.append(f"<p><b>Switches:</b> {e(_switches(p))}</p>")
+        chart = timeline_svg(p.get("daily") or [], p["switches"])
+        if chart:
+            out.append(f"<figure>{chart}<figcaption>exchanges per day (UTC) by family"
+                       "</figcaption></figure>")  # fmt: skip
+    out.append("<h2>How verdicts are reached</h2><ul>")
+    out += [f"<li>{e(m)}</li>" for m in report.get("method", [])]
+    out.append("</ul><h2>Limits</h2><ul>")
+    out += [f"<li>{e(m)}</li>" for m in report.get("limits", [])]
+    out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

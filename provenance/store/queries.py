@@ -42,7 +42,13 @@ def catalog_resolver() -> Resolver:
 
 
 def models_table(
-    store: Store, product: str | None = None, *, resolver: Resolver | None = None
+    store: Store,
+    product: str | None = None,
+    *,
+    resolver: Resolver | None = None,
+    since_day: str | None = None,
+    until_day: str | None = None,
+    provider: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per distinct (product, host-derived provider, model id) seen in exchanges.
 
@@ -56,6 +62,7 @@ def models_table(
 
     Read from the ``model_days`` rollup (see :mod:`provenance.store.rollups`), so the cost grows
     with the number of distinct (id, day) pairs, not with the number of exchanges.
+    ``since_day``/``until_day`` (``YYYY-MM-DD``, inclusive) and ``provider`` (slug) narrow it.
     """
     resolve = resolver or catalog_resolver()
     m = ModelDayRow
@@ -75,6 +82,13 @@ def models_table(
     if product is not None:
         product_id = select(ProductRow.id).where(ProductRow.name == product).scalar_subquery()
         stmt = stmt.where(m.product_id == product_id)
+    if since_day is not None:
+        stmt = stmt.where(m.day >= since_day)
+    if until_day is not None:
+        stmt = stmt.where(m.day <= until_day)
+    if provider is not None:
+        provider_id = select(ProviderRow.id).where(ProviderRow.slug == provider).scalar_subquery()
+        stmt = stmt.where(m.provider_id == provider_id)
     with store.session() as session:
         rows = session.execute(stmt).all()
         products = dict(session.execute(select(ProductRow.id, ProductRow.name)).all())

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
+from provenance.reporting.filters import AuditFilter
 from provenance.store.models import (
     FingerprintRunRow,
     ModelDayRow,
@@ -45,6 +46,11 @@ def _resolve(model_id: str) -> tuple[str | None, str | None]:
     return res.family, res.vendor
 
 
+def resolve_family(model_id: str) -> str | None:
+    """The catalog family of ``model_id`` (cached), None when no pattern knows it."""
+    return _resolve(model_id)[0]
+
+
 def _as_day(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -59,12 +65,18 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def collect_evidence(store: Any, product: str | None = None) -> dict[str, ProductEvidence]:
+def collect_evidence(
+    store: Any, product: str | None = None, flt: AuditFilter | None = None
+) -> dict[str, ProductEvidence]:
     """Every product's evidence, keyed by product name (``product`` narrows it to one).
 
-    Read from the daily rollups (``traffic_days``, ``model_days``), so the cost grows with the
-    number of (product, model id, day) combinations, not with the number of exchanges.
+    ``flt`` restricts the evidence to its UTC days (rollup days and fingerprint runs' start),
+    its provider (traffic and ids; fingerprint runs are not tied to a provider and stay) and its
+    product. Read from the daily rollups (``traffic_days``, ``model_days``), so the cost grows
+    with the number of (product, model id, day) combinations, not with the number of exchanges.
     """
+    flt = flt or AuditFilter()
+    product = product if product is not None else flt.product
     out: dict[str, ProductEvidence] = {}
 
     def evidence_for(key: str) -> ProductEvidence:
@@ -80,8 +92,21 @@ def collect_evidence(store: Any, product: str | None = None) -> dict[str, Produc
         if product is not None:
             wanted = [i for i, n in names.items() if n == product]
 
+        provider_ids = None
+        if flt.provider is not None:
+            provider_ids = [i for i, slug in slugs.items() if slug == flt.provider] or [-1]
+
         def only(stmt: Any, column: Any) -> Any:
-            return stmt if wanted is None else stmt.where(column.in_(wanted))
+            table = column.table
+            if wanted is not None:
+                stmt = stmt.where(column.in_(wanted))
+            if flt.since_day is not None:
+                stmt = stmt.where(table.c.day >= flt.since_day)
+            if flt.until_day is not None:
+                stmt = stmt.where(table.c.day <= flt.until_day)
+            if provider_ids is not None:
+                stmt = stmt.where(table.c.provider_id.in_(provider_ids))
+            return stmt
 
         traffic = only(
             select(
@@ -147,14 +172,14 @@ def collect_evidence(store: Any, product: str | None = None) -> dict[str, Produc
             evidence_for(prod).daily_families.append((day, family, n))
 
         for run in s.scalars(select(FingerprintRunRow).order_by(FingerprintRunRow.started_at)):
-            key = run.product or _endpoint_name(run.target)
-            if product is not None and key != product:
+            key = run.product or endpoint_name(run.target)
+            if (product is not None and key != product) or not flt.includes(run.started_at):
                 continue
             evidence_for(key).fingerprints.append(_run_evidence(run))
     return out
 
 
-def _endpoint_name(target: str) -> str:
+def endpoint_name(target: str) -> str:
     host = urlsplit(target).hostname or target
     return f"endpoint:{host}"
 
@@ -200,9 +225,12 @@ def vendor_map(evidence: dict[str, ProductEvidence]) -> dict[str, str]:
     return {**family_vendors(), **vendors}
 
 
-def verdicts(store: Any, product: str | None = None) -> list[Verdict]:
-    """The verdict of every product (or one), strongest evidence first, then by name."""
-    evidence = collect_evidence(store, product)
+def verdicts(
+    store: Any, product: str | None = None, flt: AuditFilter | None = None
+) -> list[Verdict]:
+    """The verdict of every product (or one), strongest evidence first, then by name; ``flt``
+    restricts the evidence (see :func:`collect_evidence`)."""
+    evidence = collect_evidence(store, product, flt)
     vendors = vendor_map(evidence)
     result = [fuse(ev, vendors) for ev in evidence.values()]
     order = {"identified": 0, "conflict": 1, "unknown": 2, "no-evidence": 3}

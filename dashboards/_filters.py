@@ -1,0 +1,69 @@
+"""The filters every page shares: a UTC day range, a product and a provider, kept in the URL.
+
+:func:`sidebar` reads the filter from the page's query parameters, shows it in the sidebar and
+writes any change back to them; links between pages carry the same parameters, so the filter
+persists from page to page and a copied URL reopens the same view.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from provenance.dashboards import _data as data
+from provenance.reporting.filters import PARAMS, AuditFilter
+
+ALL = "(all)"
+
+
+def current() -> AuditFilter:
+    """The filter in the URL (unreadable values dropped)."""
+    return AuditFilter.from_params({k: st.query_params.get(k) for k in PARAMS})
+
+
+def sidebar() -> AuditFilter:
+    """Show the filter in the sidebar; return it (as changed by the reader)."""
+    flt = current()
+    opts = data.guarded(data.options, data.key())
+    bounds = data.guarded(data.day_bounds, data.key())
+    with st.sidebar:
+        st.header("Filter")
+        first = date.fromisoformat(bounds[0]) if bounds[0] else date.today()
+        last = date.fromisoformat(bounds[1]) if bounds[1] else date.today()
+        picked = st.date_input(
+            "Days (UTC)",
+            value=(flt.since or first, flt.until or last),
+            min_value=min(first, flt.since or first),
+            max_value=max(last, flt.until or last),
+            key="flt_days",
+        )
+        products = [ALL, *opts["products"]]
+        providers = [ALL, *opts["providers"]]
+        product = st.selectbox(
+            "Product",
+            products,
+            index=products.index(flt.product) if flt.product in products else 0,
+            format_func=data.label,
+            key="flt_product",
+        )
+        provider = st.selectbox(
+            "Provider",
+            providers,
+            index=providers.index(flt.provider) if flt.provider in providers else 0,
+            format_func=data.label,
+            key="flt_provider",
+        )
+    days = list(picked) if isinstance(picked, list | tuple) else [picked]
+    since, until = [*days, None, None][:2]
+    chosen = AuditFilter(
+        since=since if since and since != first else None,
+        until=until if until and until != last else None,
+        product=None if product == ALL else product,
+        provider=None if provider == ALL else provider,
+    )
+    if chosen != flt:
+        for k in PARAMS:
+            st.query_params.pop(k, None)
+        st.query_params.update(chosen.to_params())
+    return chosen
