@@ -38,8 +38,9 @@ def sidebar() -> AuditFilter:
             max_value=max(last, flt.until or last),
             key="flt_days",
         )
-        products = [ALL, *opts["products"]]
-        providers = [ALL, *opts["providers"]]
+        # a name from the URL that the store does not hold stays selected (the page says so)
+        products = [ALL, *opts["products"], *_unknown(flt.product, opts["products"])]
+        providers = [ALL, *opts["providers"], *_unknown(flt.provider, opts["providers"])]
         product = st.selectbox(
             "Product",
             products,
@@ -67,3 +68,7 @@ def sidebar() -> AuditFilter:
             st.query_params.pop(k, None)
         st.query_params.update(chosen.to_params())
     return chosen
+
+
+def _unknown(name: str | None, known: list[str]) -> list[str]:
+    return [name] if name is not None and name not in known else []

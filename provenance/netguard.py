@@ -15,11 +15,18 @@ and refuses, before the application sees anything:
   refused from ``Content-Length`` or while it arrives, before the application parses it — 413.
 
 WebSocket handshakes get the same Host and Origin checks and are closed (HTTP 403) when refused.
+
+:class:`PasswordGate` adds HTTP Basic authentication against a scrypt hash, for a dashboard
+served beyond loopback (``provenance dashboard --allow-remote --password-env VAR``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
+import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -188,3 +195,77 @@ async def _respond(send: Send, status: int, reason: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+PASSWORD_HASH_ENV = "PROVENANCE_DASHBOARD_PASSWORD_HASH"  # for the dashboard's process
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """``scrypt$<salt hex>$<hash hex>`` of ``password`` (scrypt, N=2^14, r=8, p=1)."""
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def password_matches(stored: str, password: str) -> bool:
+    """Whether ``password`` hashes to ``stored`` (constant-time comparison)."""
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+        salt, digest = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    given = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT, dklen=len(digest))
+    return hmac.compare_digest(given, digest)
+
+
+class PasswordGate:
+    """ASGI middleware: HTTP Basic authentication against a scrypt hash, for every request and
+    WebSocket handshake (browsers resend the credentials to the same origin). The user name is
+    not checked; a wrong or missing password gets 401 and nothing else. Successful checks are
+    remembered per credential for the process's life, so scrypt runs once per credential."""
+
+    def __init__(self, app: ASGIApp, *, password_hash: str) -> None:
+        self.app = app
+        self.password_hash = password_hash
+        self._accepted: set[str] = set()
+
+    def _authorized(self, scope: Scope) -> bool:
+        header = _headers(scope).get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic" or not value.strip():
+            return False
+        if value in self._accepted:
+            return True
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        _, _, password = decoded.partition(":")
+        if password_matches(self.password_hash, password):
+            self._accepted.add(value)
+            return True
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = b"authentication required\n"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"www-authenticate", b'Basic realm="provenance dashboard", charset="UTF-8"'),
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -50,8 +50,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_dashboard(url: str, tmp_path: Path, *extra: str) -> Iterator[str]:
-    """``provenance dashboard`` over ``url`` on a free port; yields its base URL."""
+def running_dashboard(
+    url: str, tmp_path: Path, *extra: str, health_auth: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """``provenance dashboard`` over ``url`` on a free port; yields its base URL
+    (``health_auth``: the credentials its health check needs, when a password is set)."""
     port = _free_port()
     log_path = tmp_path / f"dashboard-{port}.log"
     log = log_path.open("w")
@@ -66,7 +69,8 @@ def running_dashboard(url: str, tmp_path: Path, *extra: str) -> Iterator[str]:
             if proc.poll() is not None:
                 pytest.fail(f"dashboard exited: {log_path.read_text()}")
             try:
-                if httpx.get(f"{base}/_stcore/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{base}/_stcore/health", timeout=1, auth=health_auth)
+                if health.status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

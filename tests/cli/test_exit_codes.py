@@ -77,7 +77,12 @@ MISTAKES: dict[str, list[list[str]]] = {
     ],
     "export": [[], ["--format", "csv"], ["--format", "jsonl", "--since", "soon"]],
     "prune": [[], ["--before", "whenever"]],
-    "dashboard": [["--host", "0.0.0.0"], ["--port", "70000"]],
+    "dashboard": [
+        ["--host", "0.0.0.0"],
+        ["--port", "70000"],
+        ["--host", "0.0.0.0", "--allow-remote"],  # beyond loopback without a password
+        ["--password-env", "PROVENANCE_TEST_UNSET_VARIABLE"],
+    ],
     "connections": [["--db", "nosuchdialect://x/y"], ["--json", "--format", "csv"]],
     "fingerprint runs": [["--format", "yaml"], ["--limit", "0"]],
     "completion": [[], ["powershell"]],

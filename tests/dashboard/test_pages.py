@@ -96,3 +96,66 @@ def test_unopenable_store_is_a_message_not_a_traceback(tmp_path, monkeypatch) ->
     message = at.error[0].value
     assert "none.sqlite" in message and "Traceback" not in message
     assert not at.dataframe  # the page stopped after the message
+
+
+def _page_with(name: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_product_page_shows_verdict_timeline_switch_and_evidence_links(db: str) -> None:
+    at = _page_with("5_Product.py", product="composer")
+    assert at.title[0].value == "composer"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Base model"] == "kimi-k2.5" and metrics["Status"] == "identified"
+    assert any("2026-03-04" in w.value for w in at.warning)  # the switch, dated
+    ids = at.dataframe[0].value.to_dict("records")
+    assert {r["model id"] for r in ids} >= {KIMI}
+    links = [el for el in at.main if el.type == "page_link"]
+    assert links and any(KIMI in el.proto.label for el in links)
+    assert any("id=" in str(el.proto.query_string) for el in links)
+
+
+def test_product_page_for_an_unknown_product_says_so(db: str) -> None:
+    at = _page_with("5_Product.py", product="no-such-product")
+    assert "No product named" in at.warning[0].value
+
+
+def test_exchange_page_shows_the_redacted_exchange_with_the_id_highlighted(db: str) -> None:
+    at = _page_with("6_Exchange.py", id="1")
+    assert at.title[0].value == "Exchange 1"
+    found = [m.value for m in at.markdown if KIMI.replace("_", "\\_") in m.value or KIMI in m.value]
+    assert any(":orange-background[" in m for m in found)  # the id, highlighted in its excerpt
+    codes = " ".join(c.value for c in at.code)
+    assert "Bearer sk-" not in codes
+    headers = " ".join(str(v) for df in at.dataframe for v in df.value.to_dict("records"))
+    assert "[REDACTED:bearer:" in headers
+
+
+def test_exchange_page_for_a_missing_id_says_so(db: str) -> None:
+    at = _page_with("6_Exchange.py", id="99999")
+    assert "No exchange with id 99999" in at.warning[0].value
+
+
+def test_filters_from_the_url_change_the_numbers(db: str) -> None:
+    everything = _page_with("1_Products.py")
+    last_day = _page_with("1_Products.py", since="2026-03-06")
+    count = {m.label: m.value for m in everything.metric}["Exchanges"]
+    narrowed = {m.label: m.value for m in last_day.metric}["Exchanges"]
+    assert (count, narrowed) == ("15", "1")
+    one = _page_with("1_Products.py", product="copilot")
+    products = {r["Product"] for r in one.dataframe[0].value.to_dict("records")}
+    assert products == {"copilot"}
+    assert "Filtered:" in one.caption[0].value
+    garbage = _page_with("1_Products.py", since="yesterday-ish", product="")
+    assert {m.label: m.value for m in garbage.metric}["Exchanges"] == "15"
+
+
+def test_report_downloads_follow_the_filter(db: str) -> None:
+    at = _page_with("1_Products.py", product="cursor")
+    buttons = [el for el in at.main if el.type == "download_button"]
+    assert len(buttons) == 4

@@ -103,3 +103,43 @@ async def _json_only_bodies_and_the_byte_cap() -> None:
         )
         assert streamed.status_code == 413
         assert (await client.get("/", headers=host)).status_code == 200  # GET has no body rule
+
+
+def test_password_hashes_verify_and_differ_per_salt() -> None:
+    from provenance.netguard import hash_password, password_matches
+
+    one, two = hash_password("correct horse battery"), hash_password("correct horse battery")
+    assert one != two and one.startswith("scrypt$")
+    assert password_matches(one, "correct horse battery")
+    assert not password_matches(one, "correct horse batter")
+    assert not password_matches("garbage", "x") and not password_matches("md5$00$00", "x")
+
+
+def test_the_password_gate_refuses_everything_without_the_password() -> None:
+    import base64
+
+    from provenance.netguard import PasswordGate, hash_password
+
+    gate = PasswordGate(_echo, password_hash=hash_password("correct horse battery"))
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"authorization": f"Basic {token}"}
+
+    async def calls() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            return [
+                await client.get("/"),
+                await client.get("/", headers=basic("auditor", "wrong")),
+                await client.get("/", headers={"authorization": "Bearer correct horse battery"}),
+                await client.get("/", headers={"authorization": "Basic !!notbase64"}),
+                await client.get("/", headers=basic("auditor", "correct horse battery")),
+                await client.get("/", headers=basic("anyone", "correct horse battery")),
+            ]
+
+    *refused, ok, again = asyncio.run(calls())
+    assert [r.status_code for r in refused] == [401] * 4
+    assert all("ok:" not in r.text for r in refused)
+    assert refused[0].headers["www-authenticate"].startswith("Basic ")
+    assert ok.status_code == again.status_code == 200
