@@ -7,7 +7,13 @@
    call through it: ``gpt-4o`` comes back as ``gpt-4o-2024-08-06``, a coding tool's
    ``accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast`` travels in JSON, SSE and protobuf;
 4. stops the proxy with SIGINT (it flushes everything) and prints the models table;
-5. serves the dashboard on the same store, unless ``DEMO_SERVE=0`` (tests set it).
+5. fingerprints two endpoints that do not say what they run: a stand-in that counts tokens with
+   Kimi K2's real tokenizer and answers as ``acme-coder`` (product ``acme-code``: identified by
+   its tokenizer alone), and one that answers as ``gpt-4o`` but counts with the same Kimi
+   tokenizer, probed through a second capture proxy so its literal id is captured too (product
+   ``shadow-ide``: the id and the fingerprint disagree, a conflict);
+6. prints the verdict table (literal ids, fingerprint, conflict) and serves the dashboard on the
+   same store, unless ``DEMO_SERVE=0`` (tests set it).
 
 The store is the embedded default (``--db``/``$PROVENANCE_DB`` override it); demo rows carry the
 product name ``provenance-demo``. Exit code 0 when every step worked.
@@ -26,13 +32,65 @@ from provenance.standins.provider import CONNECT_PATH, StandInProvider, connect_
 
 KIMI = "accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast"
 PRODUCT = "provenance-demo"
+HIDDEN = "acme-code"  # identified by its tokenizer alone
+SHADOW = "shadow-ide"  # claims gpt-4o, counts tokens like Kimi K2: a conflict
+KIMI_TOKENIZER = "pkg:splintr-rs:kimi_k2"
 
 
-def start_capture(db_url: str) -> ProxyProcess:
+def start_capture(db_url: str, product: str = PRODUCT) -> ProxyProcess:
     """``provenance capture`` as a subprocess, its lines echoed with a ``[proxy]`` prefix."""
     argv = [sys.executable, "-m", "provenance.cli.main", "capture", "--listen-port", "0",
-            "--db", db_url, "--product", PRODUCT, "--quiet"]  # fmt: skip
+            "--db", db_url, "--product", product, "--quiet"]  # fmt: skip
     return ProxyProcess(argv, echo="  [proxy] ")
+
+
+def fingerprint_stand_in(db_url: str, product: str, answers_as: str, proxy: str | None) -> int:
+    """``provenance fingerprint tokenizer`` against a stand-in that counts prompt tokens with
+    Kimi K2's real tokenizer behind a hidden system prompt and chat template, and names itself
+    ``answers_as``; through ``proxy`` (a capture proxy) when given."""
+    import random
+
+    from provenance.cli.main import main as cli
+    from provenance.standins.tokencount import EndpointConfig, StandInServer, hidden_system_prompt
+    from provenance.tokenizers import load_tokenizer
+
+    handle = load_tokenizer(KIMI_TOKENIZER)
+    system = hidden_system_prompt(random.Random(17), 300)
+    config = EndpointConfig("chatml", "segments", system, 3)
+    saved = {k: os.environ.get(k) for k in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")}
+    try:
+        if proxy is not None:
+            os.environ.update(HTTP_PROXY=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
+        with StandInServer(lambda text, parse: handle.count(text, specials=parse), config) as srv:
+            print(f"\nfingerprinting {product!r}: an endpoint that answers as {answers_as!r}")
+            return cli(["fingerprint", "tokenizer", f"{srv.base}/v1", "--model", answers_as,
+                        "--product", product, "--db", db_url])  # fmt: skip
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def print_verdicts(db_url: str) -> None:
+    """The verdict of every demo product: base model, status, confidence and evidence."""
+    from provenance.cli.common import print_table
+    from provenance.store import open_store
+    from provenance.verdicts.collect import verdicts
+
+    with open_store(db_url) as store:
+        found = [v for v in verdicts(store) if v.product in (PRODUCT, HIDDEN, SHADOW)]
+    print()
+    print_table(
+        "Verdicts",
+        ["product", "base model", "status", "confidence", "evidence", "why"],
+        [
+            [v.product, v.family, v.status, f"{v.confidence:.0%}", ", ".join(v.evidence_kinds),
+             "; ".join(v.conflicts or v.reasons[:1])]
+            for v in found
+        ],
+    )  # fmt: skip
 
 
 def run_clients(proxy_url: str, upstream: StandInProvider) -> None:
@@ -131,6 +189,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = cli(["models", "--db", db_url, "--product", PRODUCT])
     if status != 0:
         return status
+    if fingerprint_stand_in(db_url, HIDDEN, "acme-coder", proxy=None) != 0:
+        return 1
+    shadow = start_capture(db_url, SHADOW)
+    try:
+        try:
+            port = shadow.wait_listening()
+        except ProxyDidNotStart:
+            raise SystemExit("demo: the second capture proxy did not start") from None
+        status = fingerprint_stand_in(db_url, SHADOW, "gpt-4o", proxy=f"http://127.0.0.1:{port}")
+    finally:
+        code = shadow.stop(signal.SIGINT)
+    if status != 0 or code != 0:
+        return 1
+    print_verdicts(db_url)
     if os.environ.get("DEMO_SERVE", "1") != "0":
         return serve_dashboard(db_url)
     return 0

@@ -37,3 +37,10 @@ def test_demo_runs_the_whole_path(provenance_home: Path) -> None:
     assert {(kimi, "request_field"), (kimi, "sse_frame"), (kimi, "protobuf_field")} <= seen
     assert ("gpt-4o-2024-08-06", "response_field") in seen
     assert "gpt-4o-2024-08-06" in out and "kimi-k2.5" in out  # the models table, resolved
+    # the verdict table: an id named by the traffic, one found by the tokenizer alone, and a
+    # product whose literal id (gpt-4o) and token counts (Kimi K2) disagree
+    verdicts = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert verdicts["acme-code"][1:3] == ["kimi-k2", "identified"]
+    assert verdicts["shadow-ide"][1:3] == ["-", "conflict"]
+    assert "model-id says gpt-4o; tokenizer says kimi-k2" in out
+    assert verdicts["provenance-demo"][2] == "identified"
