@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-fast demo bench fuzz lint format lock clean
+.PHONY: all venv test test-fast demo bench fuzz lint format lock clean screenshots
 
 all: test
 
@@ -34,6 +34,10 @@ test-fast: $(STAMP)
 ## make demo: stand-in provider + capture proxy + the real openai SDK, then the dashboard.
 demo: $(STAMP)
 	$(PY) -m provenance.demo
+
+## make screenshots: refresh docs/screenshots from the browser test (needs Chromium).
+screenshots: $(STAMP)
+	PROVENANCE_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/browser/test_dashboard_browser.py
 
 ## make bench: benchmarks; results go to docs/benchmarks.md.
 bench: $(STAMP)

@@ -76,7 +76,7 @@ for col, (fmt, mime) in zip(
 ):  # fmt: skip
     col.download_button(
         f"Report ({fmt.upper()})",
-        data=data.guarded(data.report, data.key(), fmt, flt),
+        data=lambda fmt=fmt: data.report(data.key(), fmt, flt),  # built on click only
         file_name=f"provenance-audit.{fmt}",
         mime=mime,
         key=f"download-{fmt}",

@@ -34,7 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = [("", "products"), ("models", "models"), ("fingerprints", "fingerprints"),
+PAGES = [("", "products"), ("product?product=composer", "product"),
+         ("exchange?id=1", "exchange"), ("models", "models"), ("fingerprints", "fingerprints"),
          ("traffic", "traffic")]  # fmt: skip
 
 

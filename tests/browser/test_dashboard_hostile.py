@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -37,7 +37,7 @@ def test_hostile_data_makes_no_request_and_runs_no_script(sqlite_url: str, tmp_p
         service_missing("Chromium not installed (Debian package `chromium`)")
     from playwright.sync_api import sync_playwright
 
-    seed_hostile(sqlite_url, extra=(MARKER_SCRIPT,))
+    seed_names = seed_hostile(sqlite_url, extra=(MARKER_SCRIPT,), big=False)
     with running_dashboard(sqlite_url, tmp_path) as base, sync_playwright() as pw:
         own = urlsplit(base).netloc
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
@@ -46,14 +46,18 @@ def test_hostile_data_makes_no_request_and_runs_no_script(sqlite_url: str, tmp_p
         dialogs: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        for path, _ in PAGES:
+        texts = seed_names[:]
+        extra = [f"exchange?id={i}" for i in range(1, len(texts) + 1)]
+        extra += [f"product?{urlencode({'product': f'p{i} {t}'})}" for i, t in enumerate(texts[:6])]
+        for path in [p for p, _ in PAGES] + extra:
             page.goto(f"{base}/{path}", wait_until="domcontentloaded")
-            page.wait_for_timeout(3000)
+            page.locator("[data-testid=stElementContainer]").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(800)
             if not path:  # the data is there, as text
                 assert page.get_by_text("alert(1)", exact=False).count() > 0
             for summary in page.locator("details summary").all()[:40]:
                 summary.click()
-            page.wait_for_timeout(1000)
+            page.wait_for_timeout(400)
             assert page.evaluate("window.__pwned") is None
         browser.close()
     foreign = [u for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")
