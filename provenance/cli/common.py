@@ -71,6 +71,18 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_allow_host_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-host NAME`` (repeatable): a name a server answers besides its address."""
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (repeatable); IP addresses and localhost "
+        "always work, any other Host is refused (DNS rebinding)",
+    )
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     """``--json``: machine-readable output with a ``schema`` key."""
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")

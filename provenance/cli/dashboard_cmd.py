@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from provenance.cli.common import add_db_option, port_number
+from provenance.cli.common import add_allow_host_option, add_db_option, port_number
 from provenance.errors import UsageError
 from provenance.netaddr import check_listen_address
 from provenance.netguard import ALLOW_HOSTS_ENV, PASSWORD_HASH_ENV, hash_password
@@ -23,14 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback listen address"
     )
-    p.add_argument(
-        "--allow-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also answer requests for this host name (repeatable); IP addresses and localhost "
-        "always work, any other Host is refused (DNS rebinding)",
-    )
+    add_allow_host_option(p)
     p.add_argument(
         "--password-env",
         metavar="VAR",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from provenance.cli.common import int_in, port_number
+from provenance.cli.common import add_allow_host_option, int_in, port_number
 from provenance.netaddr import check_listen_address
 from provenance.reference.server import MAX_NEW_TOKENS, MAX_PROMPT_TOKENS, MAX_REQUEST_BYTES
 
@@ -28,14 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="model id to serve as (default: the folder name)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback --host (no authentication!)")  # fmt: skip
-    p.add_argument(
-        "--allow-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also answer requests for this host name (repeatable); IP addresses and localhost "
-        "always work, any other Host is refused (DNS rebinding)",
-    )
+    add_allow_host_option(p)
     p.add_argument(
         "--max-request-bytes",
         type=int_in(1024, 1 << 30),

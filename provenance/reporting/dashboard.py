@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from provenance.reporting.exchanges import ExchangeFilter, _filtered
-from provenance.reporting.filters import AuditFilter
+from provenance.reporting.filters import AuditFilter, on_rollup
 from provenance.store.models import (
     ExchangeRow,
     ModelDayRow,
@@ -30,20 +30,7 @@ def overview(store: Any, flt: AuditFilter | None = None) -> dict[str, Any]:
     flt = flt or AuditFilter()
     t = TrafficDayRow
     stmt = select(func.sum(t.exchanges), func.min(t.first_seen), func.max(t.last_seen))
-    if flt.since_day is not None:
-        stmt = stmt.where(t.day >= flt.since_day)
-    if flt.until_day is not None:
-        stmt = stmt.where(t.day <= flt.until_day)
-    if flt.product is not None:
-        stmt = stmt.where(
-            t.product_id
-            == select(ProductRow.id).where(ProductRow.name == flt.product).scalar_subquery()
-        )
-    if flt.provider is not None:
-        stmt = stmt.where(
-            t.provider_id
-            == select(ProviderRow.id).where(ProviderRow.slug == flt.provider).scalar_subquery()
-        )
+    stmt = on_rollup(stmt, t, flt)
     with store.session() as s:
         exchanges, first, last = s.execute(stmt).one()
         exchanges = int(exchanges or 0)

@@ -100,3 +100,27 @@ def _name(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_NAME:
         return None
     return value
+
+
+def on_rollup(stmt: Any, table: Any, flt: AuditFilter | None, *, product: bool = True) -> Any:
+    """``stmt`` over a daily rollup ``table`` (``traffic_days``, ``model_days``: columns ``day``,
+    ``product_id``, ``provider_id``) narrowed to ``flt``'s days, provider and (unless
+    ``product=False``) product."""
+    from sqlalchemy import select
+
+    from provenance.store.models import ProductRow, ProviderRow
+
+    if flt is None:
+        return stmt
+    c = table.c if hasattr(table, "c") else table.__table__.c
+    if flt.since_day is not None:
+        stmt = stmt.where(c.day >= flt.since_day)
+    if flt.until_day is not None:
+        stmt = stmt.where(c.day <= flt.until_day)
+    if product and flt.product is not None:
+        wanted = select(ProductRow.id).where(ProductRow.name == flt.product).scalar_subquery()
+        stmt = stmt.where(c.product_id == wanted)
+    if flt.provider is not None:
+        wanted = select(ProviderRow.id).where(ProviderRow.slug == flt.provider).scalar_subquery()
+        stmt = stmt.where(c.provider_id == wanted)
+    return stmt

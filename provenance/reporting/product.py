@@ -14,13 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from provenance.reporting.filters import AuditFilter
+from provenance.reporting.filters import AuditFilter, on_rollup
 from provenance.store.models import (
     ExchangeRow,
     ModelDayRow,
     ObservationRow,
     ProductRow,
-    ProviderRow,
 )
 
 UNRECOGNISED = "unrecognised"  # the timeline's name for ids no catalog pattern knows
@@ -99,16 +98,7 @@ def family_days(
         .where(m.product_id == product_id, m.kind == "model")
         .group_by(m.day, m.model_id)
     )
-    flt = flt or AuditFilter()
-    if flt.since_day is not None:
-        stmt = stmt.where(m.day >= flt.since_day)
-    if flt.until_day is not None:
-        stmt = stmt.where(m.day <= flt.until_day)
-    if flt.provider is not None:
-        stmt = stmt.where(
-            m.provider_id
-            == select(ProviderRow.id).where(ProviderRow.slug == flt.provider).scalar_subquery()
-        )
+    stmt = on_rollup(stmt, m, flt, product=False)  # the product is this one, by id
     per_day: dict[tuple[str, str], int] = defaultdict(int)
     with store.session() as session:
         for day, model_id, count in session.execute(stmt):
