@@ -49,10 +49,10 @@ else:
         alt.Chart(daily)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title="day (UTC)"),
+            x=alt.X("day:O", title="day (UTC)"),
             y=alt.Y("exchanges:Q", title="exchanges", stack=True),
             color=alt.Color("family:N", title="family"),
-            tooltip=["day:T", "family:N", "exchanges:Q"],
+            tooltip=["day:O", "family:N", "exchanges:Q"],
         )
     )
     switches = pd.DataFrame(
@@ -66,7 +66,7 @@ else:
         rules = (
             alt.Chart(switches)
             .mark_rule(color="#b00020", strokeDash=[4, 3])
-            .encode(x="day:T", tooltip=["day:T", "switch:N"])
+            .encode(x="day:O", tooltip=["day:O", "switch:N"])
         )
         chart = bars + rules
     st.altair_chart(chart, width="stretch")
