@@ -73,17 +73,25 @@ def store_label() -> str:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def models(db_key: str) -> list[dict[str, Any]]:
+def models(db_key: str, flt: Any = None) -> list[dict[str, Any]]:
     from provenance.store.queries import models_table
 
-    return models_table(store())
+    if flt is None:
+        return models_table(store())
+    return models_table(
+        store(),
+        product=flt.product,
+        since_day=flt.since_day,
+        until_day=flt.until_day,
+        provider=flt.provider,
+    )
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def timeline(db_key: str) -> list[dict[str, Any]]:
+def timeline(db_key: str, flt: Any = None) -> list[dict[str, Any]]:
     from provenance.reporting.dashboard import model_timeline
 
-    return model_timeline(store())
+    return model_timeline(store(), flt)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -1,8 +1,9 @@
 """The filters every page shares: a UTC day range, a product and a provider, kept in the URL.
 
 :func:`sidebar` reads the filter from the page's query parameters, shows it in the sidebar and
-writes any change back to them; links between pages carry the same parameters, so the filter
-persists from page to page and a copied URL reopens the same view.
+writes any change back to them; links between pages carry the same parameters, and the session
+remembers the last filter for pages opened from the navigation (which drops query parameters),
+so the filter persists from page to page and a copied URL reopens the same view.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from provenance.reporting.filters import PARAMS, AuditFilter
 ALL = "(all)"
 
 
+_STATE = "provenance_audit_filter"
+
+
 def current() -> AuditFilter:
-    """The filter in the URL (unreadable values dropped)."""
-    return AuditFilter.from_params({k: st.query_params.get(k) for k in PARAMS})
+    """The filter in the URL (unreadable values dropped); when the URL has none — the sidebar's
+    page navigation drops query parameters — the one this session last used."""
+    if any(k in st.query_params for k in PARAMS):
+        return AuditFilter.from_params({k: st.query_params.get(k) for k in PARAMS})
+    return st.session_state.get(_STATE) or AuditFilter()
 
 
 def sidebar() -> AuditFilter:
@@ -63,10 +70,11 @@ def sidebar() -> AuditFilter:
         product=None if product == ALL else product,
         provider=None if provider == ALL else provider,
     )
-    if chosen != flt:
+    st.session_state[_STATE] = chosen
+    if chosen.to_params() != {k: st.query_params[k] for k in PARAMS if k in st.query_params}:
         for k in PARAMS:
             st.query_params.pop(k, None)
-        st.query_params.update(chosen.to_params())
+        st.query_params.update(chosen.to_params())  # the URL shows (and shares) the filter
     return chosen
 
 

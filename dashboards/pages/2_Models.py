@@ -4,9 +4,13 @@ import altair as alt
 import streamlit as st
 
 from provenance.dashboards import _data as data
+from provenance.dashboards import _filters as filters
 
+flt = filters.sidebar()
 st.title("Observed model ids")
-rows = data.guarded(data.models, data.key())
+if not flt.empty:
+    st.caption(f"Filtered: {data.md(flt.describe())}")
+rows = data.guarded(data.models, data.key(), flt)
 if not rows:
     st.info("No model ids observed yet.")
     st.stop()
@@ -30,7 +34,7 @@ st.dataframe(
     width="stretch",
 )
 
-timeline = data.frame(data.guarded(data.timeline, data.key()))
+timeline = data.frame(data.guarded(data.timeline, data.key(), flt))
 if not timeline.empty:
     st.subheader("Exchanges per day")
     chart = (

@@ -45,8 +45,9 @@ def overview(store: Any, flt: AuditFilter | None = None) -> dict[str, Any]:
     }
 
 
-def model_timeline(store: Any) -> list[dict[str, Any]]:
-    """Exchanges per (day, model id): the Models page's timeline chart (from the rollup)."""
+def model_timeline(store: Any, flt: AuditFilter | None = None) -> list[dict[str, Any]]:
+    """Exchanges per (day, model id): the Models page's timeline chart (from the rollup),
+    restricted to ``flt``."""
     m = ModelDayRow
     stmt = (
         select(m.day, m.model_id, func.sum(m.exchanges))
@@ -54,6 +55,7 @@ def model_timeline(store: Any) -> list[dict[str, Any]]:
         .group_by(m.day, m.model_id)
         .order_by(m.day, m.model_id)
     )
+    stmt = on_rollup(stmt, m, flt)
     with store.session() as s:
         return [{"day": d, "model_id": mid, "exchanges": int(n)} for d, mid, n in s.execute(stmt)]
 

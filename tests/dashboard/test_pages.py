@@ -159,3 +159,18 @@ def test_report_downloads_follow_the_filter(db: str) -> None:
     at = _page_with("1_Products.py", product="cursor")
     buttons = [el for el in at.main if el.type == "download_button"]
     assert len(buttons) == 4
+
+
+def test_the_filter_follows_the_reader_to_pages_opened_from_the_navigation(db: str) -> None:
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=60)
+    at.query_params["product"] = "copilot"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.switch_page("pages/2_Models.py")
+    for key in list(at.query_params):  # the navigation drops the URL's parameters
+        del at.query_params[key]
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    products = {r["product"] for r in at.dataframe[0].value.to_dict("records")}
+    assert products == {"copilot"}
+    assert at.query_params["product"] in ("copilot", ["copilot"])  # the URL shows it again
