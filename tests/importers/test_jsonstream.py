@@ -78,26 +78,27 @@ def test_malformed_documents(data: bytes, message: str) -> None:
         list(iter_array_items(io.BytesIO(data), ("log", "entries")))
 
 
-def test_memory_is_bounded_by_the_largest_item() -> None:
-    """A 200-entry file streamed in 4 KiB chunks never buffers more than ~one entry + a chunk."""
+def _held_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The text the scanner holds at each read (filled as the test reads)."""
     from provenance.importers import jsonstream
 
-    entry = {"body": "x" * 20_000}
-    data = json.dumps({"log": {"entries": [entry] * 200}}).encode()
-    buffers: list[int] = []
+    held: list[int] = []
     original = jsonstream._Buffer.more
 
     def spy(self: jsonstream._Buffer, at: int) -> bool:
-        buffers.append(len(self.text))
+        held.append(len(self.text))
         return original(self, at)
 
-    jsonstream._Buffer.more = spy  # type: ignore[method-assign]
-    try:
-        count = sum(
-            1 for _ in iter_array_items(io.BytesIO(data), ("log", "entries"), chunk_size=4096)
-        )
-    finally:
-        jsonstream._Buffer.more = original  # type: ignore[method-assign]
+    monkeypatch.setattr(jsonstream._Buffer, "more", spy)
+    return held
+
+
+def test_memory_is_bounded_by_the_largest_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-entry file streamed in 4 KiB chunks never buffers more than ~one entry + a chunk."""
+    entry = {"body": "x" * 20_000}
+    data = json.dumps({"log": {"entries": [entry] * 200}}).encode()
+    buffers = _held_sizes(monkeypatch)
+    count = sum(1 for _ in iter_array_items(io.BytesIO(data), ("log", "entries"), chunk_size=4096))
     assert count == 200
     assert max(buffers) < 20_000 + 2 * 4096 + 100
 
@@ -114,27 +115,17 @@ def test_a_bad_item_is_skipped_and_the_rest_read() -> None:
 
 
 @pytest.mark.parametrize("chunk_size", [7, 4096])
-def test_an_item_over_the_cap_is_skipped_without_being_kept(chunk_size: int) -> None:
-    from provenance.importers import jsonstream
-
+def test_an_item_over_the_cap_is_skipped_without_being_kept(
+    chunk_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     big = {"body": "x" * 50_000, "nested": [{"k": "y" * 1000}] * 20}
     data = json.dumps({"log": {"entries": [{"a": 1}, big, "s" * 30_000, {"a": 2}]}}).encode()
-    held: list[int] = []
-    original = jsonstream._Buffer.more
-
-    def spy(self: jsonstream._Buffer, at: int) -> bool:
-        held.append(len(self.text))
-        return original(self, at)
-
-    jsonstream._Buffer.more = spy  # type: ignore[method-assign]
-    try:
-        got = list(
-            iter_array_items(
-                io.BytesIO(data), ("log", "entries"), chunk_size=chunk_size, max_item=10_000
-            )
+    held = _held_sizes(monkeypatch)
+    got = list(
+        iter_array_items(
+            io.BytesIO(data), ("log", "entries"), chunk_size=chunk_size, max_item=10_000
         )
-    finally:
-        jsonstream._Buffer.more = original  # type: ignore[method-assign]
+    )
     assert got[0] == {"a": 1} and got[-1] == {"a": 2}
     assert [g.reason for g in got[1:3]] == ["array item larger than 10000 characters"] * 2
     assert max(held) <= 10_000 + 2 * chunk_size
