@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
         n = export(store, args.format, sys.stdout, flt, redactor)
     else:
         path = Path(args.out).expanduser()
+        if not path.parent.is_dir():
+            raise UsageError(
+                f"--out {path}: the directory {path.parent} does not exist; create it first"
+            )
         try:
             create_private_file(path)
             with path.open("w", encoding="utf-8") as fh:

@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     path = Path(args.out).expanduser()
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"--out {path}: the directory {path.parent} does not exist; create it first"
+        )
     try:
         create_private_file(path)
         path.write_text(text, encoding="utf-8")

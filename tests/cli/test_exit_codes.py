@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from provenance.cli.main import build_parser, main
+from provenance.store import open_store
 
 SECRETS = ("hunter2", "hunter3", "hunter4", "hunter5")
 BAD_DB = (
@@ -75,7 +76,12 @@ MISTAKES: dict[str, list[list[str]]] = {
         ["--since", "'; DROP TABLE exchanges; --"],
         ["dance"],
     ],
-    "export": [[], ["--format", "csv"], ["--format", "jsonl", "--since", "soon"]],
+    "export": [
+        [],
+        ["--format", "csv"],
+        ["--format", "jsonl", "--since", "soon"],
+        ["--format", "har", "--out", "/nonexistent/dir/evidence.har"],
+    ],
     "prune": [[], ["--before", "whenever"]],
     "dashboard": [
         ["--host", "0.0.0.0"],
@@ -150,7 +156,10 @@ def test_a_mistake_exits_2_with_one_error_line(
 ) -> None:
     argv = [*command.split(), *args]
     if "--db" not in args and "--db" in LEAVES[command]._option_string_actions:
-        argv += ["--db", str(tmp_path / "store.sqlite")]
+        # an existing, empty store: only the mistake under test can fail the command
+        store = tmp_path / "store.sqlite"
+        open_store(f"sqlite:///{store}", create=True).close()
+        argv += ["--db", str(store)]
     code, _out, err = _run(argv, capsys)
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
