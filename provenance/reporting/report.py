@@ -20,6 +20,7 @@ from provenance.reporting.filters import AuditFilter
 from provenance.reporting.svg import timeline_svg
 
 SCHEMA = "provenance.report/1"
+_PROSE = 5000  # our own sentences (method, limits) are not cut like captured values
 FORMATS = ("md", "json", "csv", "html")
 CSV_COLUMNS = (
     "product",
@@ -183,10 +184,11 @@ def _markdown(report: dict[str, Any]) -> str:
                 _md_cell(m.get("last_seen")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## How verdicts are reached", ""] + [
-        f"- {md_text(m)}" for m in report.get("method", [])
+    lines += ["", "## How verdicts are reached", ""]
+    lines += [f"- {md_text(m, limit=_PROSE)}" for m in report.get("method", [])]
+    lines += ["", "## Limits", ""] + [
+        f"- {md_text(m, limit=_PROSE)}" for m in report.get("limits", [])
     ]
-    lines += ["", "## Limits", ""] + [f"- {md_text(m)}" for m in report.get("limits", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -255,9 +257,9 @@ def _html(report: dict[str, Any]) -> str:
             out.append(f"<figure>{chart}<figcaption>exchanges per day (UTC) by family"
                        "</figcaption></figure>")  # fmt: skip
     out.append("<h2>How verdicts are reached</h2><ul>")
-    out += [f"<li>{e(m)}</li>" for m in report.get("method", [])]
+    out += [f"<li>{e(m, limit=_PROSE)}</li>" for m in report.get("method", [])]
     out.append("</ul><h2>Limits</h2><ul>")
-    out += [f"<li>{e(m)}</li>" for m in report.get("limits", [])]
+    out += [f"<li>{e(m, limit=_PROSE)}</li>" for m in report.get("limits", [])]
     out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
