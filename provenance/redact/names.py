@@ -19,6 +19,7 @@ A JSON ``signature`` field is not secret-named either: Anthropic thinking blocks
 
 from __future__ import annotations
 
+import functools
 import re
 
 
@@ -177,6 +178,7 @@ def name_words(name: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # header and parameter names repeat on every exchange
 def strength_by_words(name: str) -> str | None:
     """``"secret"``, ``"ambiguous"`` or None for a name, judged by its words (see above)."""
     words = name_words(name)
