@@ -2,7 +2,7 @@
 
     python -m bench.logits_attribution [--quick] [--work DIR] [--no-write]
 
-Builds zoo models from seeds 2000–2099 (the tests use 0–99, the rule was developed on 5000–5099):
+Builds zoo models from seeds 2000–2099 (the tests use 0–99, the rule was developed on 5000–5999):
 
 * four bases differing in data and seed, one pair on the same data (``b0``, ``b1`` on
   ``pretrain``; ``b2`` on ``alt``; ``b3`` on ``other``), all Qwen3-MoE with one tokenizer;
@@ -173,6 +173,8 @@ def run(work: Path, quick: bool) -> str:
     counts = [32] if quick else [8, 32]
     rows: list[str] = []
     totals: dict[str, int] = defaultdict(int)
+    null_z: dict[str, list[float]] = defaultdict(list)  # z of pairs with no lineage
+    methods: dict[str, set[str]] = defaultdict(set)
     for recipe, truth, style in ends:
         cells = []
         for greedy in (False, True):
@@ -187,6 +189,10 @@ def run(work: Path, quick: bool) -> str:
                 totals[key + ":" + outcome] += 1
                 totals[f"{path}:{n}:false"] += wrong
                 totals[f"{path}:{n}:requests"] += doc["requests"]
+                for e in doc["ranking"]:
+                    if e.get("z") is not None and e["reference"] != truth:
+                        null_z[f"{path}:{n}"].append(e["z"])
+                methods[f"{path}:{n}"].add(doc["method"])
                 print(recipe.name, path, n, doc["outcome"], doc["verdict"], file=sys.stderr)
         dist = f"{recipe.distance:g}" if truth else "—"
         rows.append(
@@ -196,7 +202,9 @@ def run(work: Path, quick: bool) -> str:
     lines = [
         f"Zoo: 4 bases, {sum(1 for _, t, _ in ends if t)} derivatives, "
         f"{sum(1 for _, t, _ in ends if not t)} unrelated (seeds {SEED}+; Qwen3-MoE hidden 48, "
-        f"2 layers, 4 experts; {built}). References: b0, b1 (same data), b2, b3.",
+        f"2 layers, 4 experts; {built}). References: b0, b1 (same data), b2, b3. The logprob "
+        "path runs the under-trained-token method (every reference is a local folder); the "
+        "text-only path, greedy agreement.",
         "",
         "| endpoint | style | true base | distance | " + " | ".join(heads) + " |",
         "|---|---|---|---:|" + "---|" * len(heads),
@@ -217,6 +225,21 @@ def run(work: Path, quick: bool) -> str:
                 f"{totals[d + ':unrelated'] + totals[u + ':unrelated']}/{nn} | "
                 f"{totals[f'{p}:{n}:false']} | {totals[u + ':match']}/{totals[u + ':n']} | "
                 f"{totals[f'{p}:{n}:requests'] / max(1, nn):.1f} |"
+            )
+    lines += [
+        "",
+        "Methods used: "
+        + "; ".join(f"{k.replace(':', ' @ ')}: {', '.join(sorted(v))}" for k, v in methods.items())
+        + ".",
+    ]
+    for key, zs in null_z.items():
+        if len(zs) > 1:
+            m = sum(zs) / len(zs)
+            sd = (sum((z - m) ** 2 for z in zs) / (len(zs) - 1)) ** 0.5
+            lines.append(
+                f"Calibration of the permutation null, {key.replace(':', ' @ ')}: {len(zs)} "
+                f"(endpoint, reference) pairs without lineage, z mean {m:+.2f}, sd {sd:.2f} "
+                f"(an exact null gives 0 and 1), largest {max(zs):+.2f}."
             )
     lines += ["", *same_data_table(zoo, ends, counts[-1])]
     texts = [p["text"] for p in load_probes()]

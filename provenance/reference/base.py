@@ -105,6 +105,36 @@ class ReferenceModel(abc.ABC):
     ) -> list[list[PositionLogprobs]]:
         """Teacher-forced next-token distributions; see the module docstring for the contract."""
 
+    def score_tokens(
+        self,
+        sequences: Sequence[Sequence[int]],
+        positions: Sequence[Sequence[int]],
+        candidates: Sequence[Sequence[Sequence[int]]],
+    ) -> list[list[list[float]]]:
+        """The log-probability of each id of ``candidates[i][n]`` as the next token given
+        ``sequences[i][:positions[i][n]]``, same contract as :meth:`score` otherwise.
+
+        Default: from :meth:`score` with ``top_k`` 20, a candidate outside the top 20 getting
+        the 20th log-probability (an upper bound); backends that see the whole distribution
+        answer exactly.
+        """
+        rows = self.score(sequences, positions, top_k=20)
+        out: list[list[list[float]]] = []
+        for seq_rows, seq_cands in zip(rows, candidates, strict=True):
+            seq_out = []
+            for row, cands in zip(seq_rows, seq_cands, strict=True):
+                table = dict(row.top)
+                table[row.token_id] = row.logprob
+                floor = min(table.values())
+                seq_out.append([table.get(c, floor) for c in cands])
+            out.append(seq_out)
+        return out
+
+    def embedding_norms(self) -> list[float] | None:
+        """The L2 norm of each input-embedding row, by token id; None when the weights are not
+        visible (a remote server). Used to find the reference's under-trained tokens."""
+        return None
+
     def lookup_tokens(self, strings: Sequence[str]) -> list[int | None]:
         """Map token texts printed by an endpoint to ids of this vocabulary (``None``: absent).
 

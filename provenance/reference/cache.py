@@ -56,6 +56,9 @@ class CachedReference(ReferenceModel):
     def vocab_size(self) -> int:
         return self.inner.vocab_size()
 
+    def embedding_norms(self) -> list[float] | None:
+        return self.inner.embedding_norms()
+
     def lookup_tokens(self, strings: Sequence[str]) -> list[int | None]:
         return self.inner.lookup_tokens(strings)
 
@@ -98,6 +101,16 @@ class CachedReference(ReferenceModel):
                 results[i] = rows
                 self._write(keys[i], rows)
         return [r if r is not None else [] for r in results]
+
+    def score_tokens(
+        self,
+        sequences: Sequence[Sequence[int]],
+        positions: Sequence[Sequence[int]],
+        candidates: Sequence[Sequence[Sequence[int]]],
+    ) -> list[list[list[float]]]:
+        """Not cached: the tokens read are the endpoint's alternatives, so a second run against
+        another endpoint would never hit (and the permutation null reads 40× the probes)."""
+        return self.inner.score_tokens(sequences, positions, candidates)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"

@@ -211,6 +211,13 @@ class TransformersReference(ReferenceModel):
     def vocab_size(self) -> int:
         return max(len(self.tokenizer), int(self.model.config.vocab_size))
 
+    def embedding_norms(self) -> list[float] | None:
+        import torch
+
+        with self._lock, torch.no_grad():
+            weight = self.model.get_input_embeddings().weight
+            return [float(x) for x in weight.float().norm(dim=1).cpu()]
+
     def apply_chat_template(
         self, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True
     ) -> list[int]:
@@ -230,29 +237,64 @@ class TransformersReference(ReferenceModel):
         *,
         top_k: int = 20,
     ) -> list[list[PositionLogprobs]]:
+        import torch
+
         wanted = check_positions(sequences, positions)
         results: list[list[PositionLogprobs]] = [[] for _ in sequences]
+        for i, lp in self._distributions(sequences, wanted):
+            pos = wanted[i]
+            actual = [sequences[i][j] for j in pos]
+            index = torch.tensor(actual, dtype=torch.long)[:, None]
+            act_lp = lp.gather(1, index)[:, 0].tolist()
+            top = lp.topk(min(top_k, lp.shape[-1]), dim=-1)
+            top_ids, top_vals = top.indices.cpu().tolist(), top.values.cpu().tolist()
+            results[i] = [
+                PositionLogprobs(j, int(actual[n]), float(act_lp[n]),
+                                 tuple(zip(top_ids[n], top_vals[n], strict=True)))
+                for n, j in enumerate(pos)
+            ]  # fmt: skip
+        return results
+
+    def score_tokens(
+        self,
+        sequences: Sequence[Sequence[int]],
+        positions: Sequence[Sequence[int]],
+        candidates: Sequence[Sequence[Sequence[int]]],
+    ) -> list[list[list[float]]]:
+        import torch
+
+        wanted = check_positions(sequences, positions)
+        results: list[list[list[float]]] = [[] for _ in sequences]
+        for i, lp in self._distributions(sequences, wanted):
+            cands = candidates[i]
+            rows = [n for n, c in enumerate(cands) for _ in c]
+            cols = [t for c in cands for t in c]
+            flat = lp[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)]
+            values = flat.tolist()
+            start = 0
+            for c in cands:
+                results[i].append(values[start : start + len(c)])
+                start += len(c)
+        return results
+
+    def _distributions(self, sequences: Sequence[Sequence[int]], wanted: list[list[int]]) -> Any:
+        """Yield ``(i, log-probabilities [len(wanted[i]), vocab])`` per sequence with positions,
+        in batches of at most ``token_budget`` tokens (shortest sequences first)."""
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         batch: list[int] = []
         longest = 0
         for i in order:
             longest = max(longest, len(sequences[i]))
             if batch and longest * (len(batch) + 1) > self.token_budget:
-                self._score_batch(sequences, wanted, batch, top_k, results)
+                yield from self._batch_distributions(sequences, wanted, batch)
                 batch, longest = [], len(sequences[i])
             batch.append(i)
         if batch:
-            self._score_batch(sequences, wanted, batch, top_k, results)
-        return results
+            yield from self._batch_distributions(sequences, wanted, batch)
 
-    def _score_batch(
-        self,
-        sequences: Sequence[Sequence[int]],
-        wanted: list[list[int]],
-        batch: list[int],
-        top_k: int,
-        results: list[list[PositionLogprobs]],
-    ) -> None:
+    def _batch_distributions(
+        self, sequences: Sequence[Sequence[int]], wanted: list[list[int]], batch: list[int]
+    ) -> Any:
         import torch
 
         width = max(len(sequences[i]) for i in batch)
@@ -271,22 +313,15 @@ class TransformersReference(ReferenceModel):
                 raise FingerprintError(
                     f"reference {self.folder}: out of memory while scoring; lower the token budget"
                 ) from exc
+            out = []
             for row, i in enumerate(batch):
                 pos = wanted[i]
                 if not pos:
                     continue
                 prev = torch.tensor([j - 1 for j in pos], device=logits.device)
-                lp = torch.log_softmax(logits[row].index_select(0, prev).float(), dim=-1)
-                actual = torch.tensor([sequences[i][j] for j in pos], device=lp.device)
-                act_lp = lp.gather(1, actual[:, None])[:, 0].cpu().tolist()
-                k = min(top_k, lp.shape[-1])
-                top = lp.topk(k, dim=-1)
-                top_ids, top_vals = top.indices.cpu().tolist(), top.values.cpu().tolist()
-                results[i] = [
-                    PositionLogprobs(j, int(sequences[i][j]), float(act_lp[n]),
-                                     tuple(zip(top_ids[n], top_vals[n], strict=True)))
-                    for n, j in enumerate(pos)
-                ]  # fmt: skip
+                out.append((i, torch.log_softmax(logits[row].index_select(0, prev).float(), -1)))
+        for i, lp in out:
+            yield i, lp.cpu()
 
     def generate_greedy(self, ids: Sequence[int], max_new_tokens: int) -> tuple[list[int], bool]:
         """Greedy continuation of ``ids``: (new ids, whether it stopped at an end-of-sequence id).

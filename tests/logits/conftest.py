@@ -1,9 +1,9 @@
 """Fixtures of the logit-fingerprint tests: a zoo of tiny real models, built once per session.
 
-Seeds 0–99 only (calibration uses 1000–1099, the benchmark 2000–2099). Bases: three Qwen3-MoE
-models of one tokenizer trained briefly on standard-library docstrings; derivatives: two of them
-trained further on other text; unrelated: another seed on the same text, another text, another
-architecture (DeepSeek-V3); plus a model with a different tokenizer.
+Seeds 0–99 only (the decision rules were developed on 5000–5999, the benchmark uses 2000–2099).
+Bases: three Qwen3-MoE models of one tokenizer trained briefly on standard-library docstrings;
+derivatives: two of them trained further on other text; unrelated: another seed on the same text,
+another text, another architecture (DeepSeek-V3); plus a model with a different tokenizer.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from provenance.cli.main import main
+from provenance.fingerprint.logits.undertrained import PERMUTATIONS
 from tests.logits.conftest import DERIVATIVES, UNRELATED
 
 pytestmark = pytest.mark.slow
@@ -75,14 +76,17 @@ def test_derivative_is_attributed_to_its_base(name: str, zoo, capsys) -> None:
     folder, parent = zoo.derivatives[name]
     with serve(folder, "product") as url:
         doc = fingerprint(url, zoo.bases, capsys)
-    assert doc["method"] == "logprobs" and doc["evidence"]["api"] == "completions-echo"
+    assert doc["method"] == "undertrained-tokens" and doc["evidence"]["api"] == "completions-echo"
     assert doc["verdict"] == parent, doc["reason"]
     assert doc["outcome"] == "match"
     assert doc["ranking"][0]["reference"] == parent
     assert all(e["status"] == "compared" for e in doc["ranking"])
     top = doc["ranking"][0]
     assert top["p_adjusted"] < doc["evidence"]["decision"]["alpha"]
-    assert doc["evidence"]["decision"]["null"]["pairs"] == 6  # 3 references, each vs the others
+    assert top["z"] > max(e["z"] for e in doc["ranking"][1:])
+    assert doc["evidence"]["permutations"] == PERMUTATIONS
+    assert set(doc["evidence"]["undertrained_tokens"]) == set(zoo.bases)
+    assert doc["evidence"]["probes_misaligned"] == 0
 
 
 @pytest.mark.parametrize("name", [r.name for r in UNRELATED])
@@ -176,10 +180,20 @@ def test_greedy_agreement_without_logprobs(name: str, zoo, capsys) -> None:
     assert doc["outcome"] in ("unrelated", "inconclusive")
 
 
-def test_fewer_than_three_references_is_inconclusive(zoo, capsys) -> None:
-    folder, _ = zoo.derivatives["deriv-a"]
+def test_two_references_suffice_for_the_exact_null(zoo, capsys) -> None:
+    """Each reference is tested against its own permutation null: no third reference is needed
+    (the consensus method, used when a reference has no visible weights, needs three)."""
+    folder, parent = zoo.derivatives["deriv-a"]
     two = {k: zoo.bases[k] for k in ("base-a", "base-b")}
     with serve(folder, "product") as url:
         doc = fingerprint(url, two, capsys)
-    assert doc["verdict"] is None and doc["outcome"] == "inconclusive"
-    assert "at least 3" in doc["reason"]
+    assert doc["method"] == "undertrained-tokens"
+    assert (doc["outcome"], doc["verdict"]) == ("match", parent), doc["reason"]
+
+
+def test_a_budget_too_small_for_a_decision_is_inconclusive(zoo, capsys) -> None:
+    folder, _ = zoo.derivatives["deriv-a"]
+    with serve(folder, "product") as url:
+        doc = fingerprint(url, zoo.bases, capsys, "--max-requests", "1")
+    assert doc["verdict"] is None and doc["outcome"] == "inconclusive", doc["reason"]
+    assert doc["requests"] == 1

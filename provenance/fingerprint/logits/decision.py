@@ -59,11 +59,12 @@ class Decision:
     p_adjusted: dict[str, float] = field(default_factory=dict)
     null: dict[str, float] = field(default_factory=dict)
     separation_p: float | None = None
+    alpha: float = ALPHA
 
     def evidence(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
-            "alpha": ALPHA,
+            "alpha": self.alpha,
             "null": {k: round(v, 4) for k, v in self.null.items()},
             "separation_p": None if self.separation_p is None else round(self.separation_p, 4),
         }
@@ -223,7 +224,6 @@ def decide(
     what: str = "lineage score",
 ) -> Decision:
     """The decision from the endpoint's scores, the null scores and a probe-resampling scorer."""
-    k = len(names)
     m = len(null)
     mu = sum(null) / m
     sd = math.sqrt(sum((x - mu) ** 2 for x in null) / (m - 1)) if m > 1 else 0.0
@@ -232,35 +232,71 @@ def decide(
         n: t_sf((s - mu) / (sd * math.sqrt(1 + 1 / m)), m - 1)
         for n, s in zip(names, scores, strict=True)
     }
-    adj = holm(p)
     stats = {"mean": mu, "sd": sd, "pairs": float(m)}
-    order = sorted(range(k), key=lambda i: -scores[i])
-    best, runner = order[0], order[1]
+    versus = {n: f"vs null {mu:.3f} ± {sd:.3f} over {m} reference pairs" for n in names}
+    return conclude(names, scores, p, stats, versus, rescore, n_blocks, what=what)
+
+
+def conclude(
+    names: Sequence[str],
+    scores: Sequence[float],
+    p: dict[str, float],
+    stats: dict[str, float],
+    versus: dict[str, str],
+    rescore: Rescore,
+    n_blocks: int,
+    *,
+    what: str,
+    separate_always: bool = True,
+    alpha: float = ALPHA,
+) -> Decision:
+    """The three outcomes from one p-value per reference (before correction): Holm's correction,
+    then ``unrelated`` / ``inconclusive`` / separation from the runner-up / ``match``.
+
+    ``versus[name]`` words the null that reference was tested against; ``stats`` is reported as
+    the decision's ``null``. With a single reference there is no runner-up to separate from.
+    ``separate_always=False`` (per-reference exact nulls) tests the separation only when the
+    runner-up is significant too: otherwise the runner-up is not shown to be related at all, and
+    the best's own test already bounds the chance of a false claim. ``alpha``: the family-wise
+    error rate of the claims (default ``ALPHA``).
+    """
+    k = len(names)
+    adj = holm(p)
+    order = sorted(range(k), key=lambda i: (p[names[i]], -scores[i]))  # most significant first
+    best = order[0]
     name = names[best]
-    versus = f"{what} {scores[best]:.3f} vs null {mu:.3f} ± {sd:.3f} over {m} reference pairs"
+    shown = f"{what} {scores[best]:.3f} {versus[name]}"
     if adj[name] >= UNRELATED_P:
         reason = (
-            f"no reference is closer than unrelated bases are to each other: best {name} "
-            f"{versus} (adjusted p {adj[name]:.3g} ≥ {UNRELATED_P})"
+            f"no reference is closer than unrelated models are: best {name} "
+            f"{shown} (adjusted p {adj[name]:.3g} ≥ {UNRELATED_P})"
         )
-        return Decision("unrelated", None, reason, p, adj, stats)
-    if adj[name] >= ALPHA:
+        return Decision("unrelated", None, reason, p, adj, stats, alpha=alpha)
+    if adj[name] >= alpha:
         reason = (
-            f"{name} is closer than unrelated bases typically are, but not significantly: "
-            f"{versus} (p {p[name]:.3g}, adjusted for {k} references {adj[name]:.3g} ≥ {ALPHA})"
+            f"{name} is closer than unrelated models typically are, but not significantly: "
+            f"{shown} (p {p[name]:.3g}, adjusted for {k} references {adj[name]:.3g} ≥ {alpha})"
         )
-        return Decision("inconclusive", None, reason, p, adj, stats)
+        return Decision("inconclusive", None, reason, p, adj, stats, alpha=alpha)
+    if k == 1:
+        reason = f"{shown} (p {p[name]:.2g} < {alpha}); the only reference compared"
+        return Decision("match", name, reason, p, adj, stats, alpha=alpha)
+    runner = order[1]
+    if not separate_always and adj[names[runner]] >= alpha:
+        reason = (
+            f"{shown} (adjusted p {adj[name]:.2g} < {alpha}); no other reference is significant "
+            f"(next: {names[runner]}, adjusted p {adj[names[runner]]:.2g})"
+        )
+        return Decision("match", name, reason, p, adj, stats, alpha=alpha)
     sep = separation(rescore, n_blocks, best, runner)
-    if sep >= ALPHA:
+    if sep >= ALPHA:  # choosing between two related references, not the claim itself
         reason = (
-            f"{name} and {names[runner]} are indistinguishable: {name} {what} "
-            f"{scores[best]:.3f} is above the null ({mu:.3f} ± {sd:.3f}, adjusted p "
+            f"{name} and {names[runner]} are indistinguishable: {shown} (adjusted p "
             f"{adj[name]:.3g}) but {names[runner]} scores as high in {sep:.1%} of probe resamples"
         )
-        return Decision("inconclusive", None, reason, p, adj, stats, sep)
+        return Decision("inconclusive", None, reason, p, adj, stats, sep, alpha)
     reason = (
-        f"{what} {scores[best]:.3f} vs null {mu:.3f} ± {sd:.3f} over {m} reference pairs "
-        f"(adjusted p {adj[name]:.2g} < {ALPHA}); {names[runner]} ({scores[runner]:.3f}) "
-        f"scores as high in {sep:.2%} of probe resamples"
+        f"{shown} (adjusted p {adj[name]:.2g} < {alpha}); {names[runner]} "
+        f"({scores[runner]:.3f}) scores as high in {sep:.2%} of probe resamples"
     )
-    return Decision("match", name, reason, p, adj, stats, sep)
+    return Decision("match", name, reason, p, adj, stats, sep, alpha)

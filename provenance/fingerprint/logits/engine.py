@@ -1,7 +1,12 @@
 """One logit-fingerprint run: probe the endpoint, compare with every reference, decide.
 
-The decision (:mod:`.decision`) estimates in every run how close unrelated bases are to each
-other — each reference in turn played as the endpoint against the others, on the same probes —
+By default the run uses under-trained-token probes and a permutation null per reference
+(:mod:`.undertrained_stage`, method ``undertrained-tokens``) when every reference is a local
+folder with an under-trained cluster and the endpoint echoes prompt logprobs. Otherwise it falls
+back to the shipped probes and the methods below.
+
+The consensus decision (:mod:`.decision`) estimates in every run how close unrelated bases are to
+each other — each reference in turn played as the endpoint against the others, on the same probes —
 and names a reference only when the endpoint is significantly closer to it than that *and* than
 to the runner-up. Outcomes: ``match`` (verdict = the reference), ``unrelated`` and
 ``inconclusive`` (verdict null; the reason says which and why). No threshold is calibrated
@@ -260,6 +265,39 @@ def decide_comparison(
     return result
 
 
+def _undertrained_first(
+    prober: EndpointProber, references: Sequence[ReferenceModel]
+) -> dict[str, Any] | None:
+    """The run over under-trained-token probes when every reference has them and the endpoint
+    echoes prompt logprobs; None to go on with the shipped probes (see
+    :mod:`.undertrained_stage`)."""
+    from provenance.fingerprint.logits import undertrained, undertrained_stage
+
+    if not references:
+        return None
+    pset = undertrained.build_probes(references, prober.max_requests)
+    if (
+        pset is None
+        or len(pset.texts) < 2
+        or set(pset.undertrained) != {r.name for r in references}
+    ):
+        return None
+    first = undertrained_stage.first_probe(prober, pset)
+    if first is None or prober.api != "completions-echo":
+        prober.notes.append("no echoed prompt logprobs: under-trained-token probes not used")
+        return None
+    observations = [first, *collect(prober, undertrained_stage.probe_dicts(pset)[1:])]
+    part = undertrained_stage.run(prober, references, pset, observations)
+    evidence = part["evidence"]
+    evidence.update({
+        "api": prober.api, "probes": len(observations), "endpoint_top_k": prober.top_k,
+        "notes": (part["notes"] + prober.notes)[:10],
+    })  # fmt: skip
+    return {"schema": SCHEMA, "verdict": part["verdict"], "outcome": part["outcome"],
+            "reason": part["reason"], "method": undertrained.METHOD, "ranking": part["ranking"],
+            "requests": prober.requests, "evidence": evidence}  # fmt: skip
+
+
 def run_fingerprint(
     prober: EndpointProber,
     references: Sequence[ReferenceModel],
@@ -271,6 +309,10 @@ def run_fingerprint(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FingerprintError(f"two references are named {dupes[0]!r}; give them distinct NAME=")
+    if probes is None:
+        doc = _undertrained_first(prober, references)
+        if doc is not None:
+            return doc
     probes = list(probes if probes is not None else load_probes())
     observations = collect(prober, probes)
     if not observations:

@@ -9,7 +9,7 @@ seeds           used by
 ==============  ===========
 0 – 99          tests
 2000 – 2099     benchmark
-5000 – 5099     development of the decision rule (never in tests or benchmark)
+5000 – 5999     development of the decision rules (never in tests or benchmark)
 ==============  ===========
 
 Text comes from the docstrings of the running Python's standard library (nothing is downloaded):
