@@ -17,7 +17,9 @@
 #      activates (nominal H200 4.8 TB/s, and the copy bandwidth measured here);
 #   3. checks that GPU and CPU scores of a small model agree (float32 and bfloat16 on the GPU
 #      against float32 on the CPU);
-#   4. prints a short table LAST.
+#   4. estimates, from that throughput, the reference-side cost of one run of the default logit
+#      method (32 probes x 256 tokens, scored once and under 40 permutations);
+#   5. prints a short table LAST.
 set -euo pipefail
 PY="${PYTHON:-python3}"
 exec "$PY" - "$@" <<'PYEOF'
@@ -188,6 +190,11 @@ def main():
                  f"bound = {1 / bound_step:,.0f} tokens/s for one sequence"))
     rows.append(("scoring vs one-token bound", f"{tps * bound_step:.1f}x",
                  "batched teacher forcing reads the weights once per pass"))
+    # the default logit method scores 32 probes of 256 tokens, then 40 permutations of them
+    null_tokens = 41 * 32 * 256
+    rows.append(("under-trained-token run, per reference", f"{null_tokens / tps:.1f} s",
+                 f"{null_tokens:,} tokens (probes + 40 permutations) at the throughput above, "
+                 "these layers only"))
     del model
     gc.collect()
     if CUDA:
