@@ -151,14 +151,15 @@ def scan_document(doc: object, *, api: str | None = None) -> DocFindings:
             if dialect:
                 found.usages.append((dialect, location, value))
     count_tokens = effective_api == "anthropic.count_tokens" or (
-        effective_api is None and set(doc) == {"input_tokens"}
+        effective_api is None and len(doc) == 1 and "input_tokens" in doc
     )
     if count_tokens and isinstance(doc.get("input_tokens"), int):
         found.api = found.api or "anthropic.count_tokens"
         found.usages.append(("anthropic", "$", {"input_tokens": doc["input_tokens"]}))
-    llama = {k: doc[k] for k in _LLAMA_KEYS if isinstance(doc.get(k), int)}
-    if llama:
-        found.usages.append(("bedrock.llama", "$", llama))
+    if _LLAMA_KEYS[0] in doc or _LLAMA_KEYS[1] in doc:
+        llama = {k: doc[k] for k in _LLAMA_KEYS if isinstance(doc.get(k), int)}
+        if llama:
+            found.usages.append(("bedrock.llama", "$", llama))
     if effective_api == "gemini.count_tokens" and isinstance(doc.get("totalTokens"), int):
         # countTokens answers {"totalTokens": N}: the prompt's size, nothing generated
         found.usages.append(("gemini", "$", {"promptTokenCount": doc["totalTokens"]}))

@@ -78,8 +78,22 @@ class SSEFramer:
             if self._buf.startswith(_BOM):
                 del self._buf[:3]
         out: list[SSEEvent] = []
-        pos = 0
         buf = self._buf
+        if b"\r" not in chunk:
+            # The usual stream: LF line ends only. What was buffered holds no line end (it is
+            # the rest of a line), so only this chunk's bytes need searching.
+            if b"\n" in chunk:
+                lines = bytes(buf).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
+                    self._line(line, out)
+                buf[:] = rest
+            if len(buf) > self.max_event:
+                self._oversize()
+                buf.clear()
+            self._scan_from = len(buf)
+            return out
+        pos = 0
         # Bytes before _scan_from were searched already: no line end there (keeps long lines
         # arriving in many chunks linear, not quadratic).
         for match in _LINE_END.finditer(buf, self._scan_from):
@@ -124,6 +138,14 @@ class SSEFramer:
             self._reset_event()
             return
         if self._discarding or line[:1] == b":":
+            return
+        if line.startswith(b"data:"):  # the usual line, without the general field parsing
+            value = line[6:] if line[5:6] == b" " else line[5:]
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_event:
+                self._oversize()
+                return
+            self._data.append(value.decode("utf-8", "replace"))
             return
         name, sep, value = line.partition(b":")
         if sep and value[:1] == b" ":

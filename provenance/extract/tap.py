@@ -25,7 +25,7 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from provenance.extract.bedrock import interpret as bedrock_event
 from provenance.extract.decode import DEFAULT_DECODED_CAP, BodyDecoder
@@ -70,7 +70,9 @@ class TapResult:
     status fields found in the body itself (gRPC-web trailer frames, a Connect end-stream
     error), lower-case names. ``field_secrets`` are values found at protobuf field paths that
     ``fingerprints/protobuf_secrets.json`` names secret, as they appear in ``text``
-    (``extract()`` replaces them by redaction tokens before anything is stored).
+    (``extract()`` replaces them by redaction tokens before anything is stored). ``docs`` maps
+    the stripped text of SSE and NDJSON frames within the kept text to the JSON the tap parsed
+    from it, so redaction does not parse them again; it is read only, and not pickled.
     """
 
     role: str
@@ -91,6 +93,15 @@ class TapResult:
     trailers: list[tuple[str, str]] = field(default_factory=list)
     field_secrets: list[tuple[str, str]] = field(default_factory=list)
     deltas: dict[str, list[int]] | None = None  # streamed text piece lengths per channel
+    docs: dict[str, object] | None = None  # parsed frames by stripped text (read only)
+
+    def __getstate__(self) -> list[object]:
+        # ``docs`` is a cache for this process's redaction: not worth pickling to another.
+        return [None if f.name == "docs" else getattr(self, f.name) for f in fields(self)]
+
+    def __setstate__(self, state: list[object]) -> None:
+        for f, value in zip(fields(self), state, strict=True):
+            object.__setattr__(self, f.name, value)
 
 
 def framing_for(content_type: str | None) -> str:
@@ -185,6 +196,10 @@ class BodyTap:
         self._rpc: str | None = None
         self._trailers: list[tuple[str, str]] = []
         self._field_secrets: list[tuple[str, str]] = []
+        # Parsed SSE/NDJSON frames by their stripped text, up to max_body characters of it, so
+        # redaction of the kept text need not parse them again.
+        self._docs: dict[str, object] = {}
+        self._docs_room = self.max_body
         try:
             path = _path_of(url)
             self._api = api_from_path(path, content_type) if path else None
@@ -401,17 +416,15 @@ class BodyTap:
         for frame in frames:
             self._frames += 1
             if isinstance(frame, SSEEvent):
-                if frame.is_done or not frame.data.strip():
-                    continue
                 data = frame.data.strip()
-                if data[:1] in ("{", "["):
-                    self._json_text(data, Source.SSE_FRAME)
+                if data[:1] in ("{", "[") and data != "[DONE]":  # OpenAI's end marker
+                    self._json_text(data, Source.SSE_FRAME, keep=True)
             elif isinstance(frame, Envelope):
                 self._envelope(frame)
             elif isinstance(frame, EventMessage):
                 self._event_message(frame)
             elif isinstance(frame, bytes):
-                self._json_text(frame, Source.STREAM_FRAME, prefix="")
+                self._json_text(frame, Source.STREAM_FRAME, keep=self.framing == "ndjson")
 
     def _envelope(self, env: Envelope) -> None:
         if env.error:
@@ -473,13 +486,23 @@ class BodyTap:
         self._texts.append(line)
         self._text_size += len(line) + 1
 
-    def _json_text(self, data: str | bytes, source: Source, prefix: str = "") -> None:
+    def _json_text(self, data: str | bytes, source: Source, *, keep: bool = False) -> None:
+        """Parse one frame's JSON and take what it says; ``keep``: remember the document for
+        redaction (:attr:`TapResult.docs`) while the kept text has room for it."""
         try:
             doc = json.loads(data)
         except (ValueError, RecursionError):
             self._error(f"malformed JSON in {source.value.replace('_', ' ')}")
             return
-        self._document(doc, source, prefix)
+        if keep and len(data) <= self._docs_room:
+            try:
+                key = data if isinstance(data, str) else data.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                key = None
+            if key is not None:
+                self._docs[key] = doc
+                self._docs_room -= len(data)
+        self._document(doc, source, "")
 
     def _document(self, doc: object, source: Source, prefix: str) -> None:
         found = scan_document(doc, api=self._api)
@@ -556,6 +579,7 @@ class BodyTap:
                 trailers=list(self._trailers),
                 field_secrets=list(self._field_secrets),
                 deltas=self._deltas.result() if self.role == "response" else None,
+                docs=self._docs or None,
             )
         except Exception as exc:  # pragma: no cover - defensive
             return TapResult(

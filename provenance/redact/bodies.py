@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from provenance.redact.fragments import (
@@ -23,6 +24,7 @@ from provenance.redact.fragments import (
     redact_split_secrets,
     stream_text,
 )
+from provenance.redact.quick import clean_frames
 
 if TYPE_CHECKING:
     from provenance.extract.tap import TapResult
@@ -74,7 +76,7 @@ def redact_body(redactor: Redactor, tap: TapResult, errors: list[str]) -> str | 
     if tap.text is None:
         return None
     if tap.framing in LINE_FRAMINGS:
-        return redact_frames(redactor, tap.text.split("\n"), errors, tap.role)
+        return redact_frames(redactor, tap.text.split("\n"), errors, tap.role, tap.docs)
     if tap.framing == "json-array":
         return _cut_array(redactor, tap, errors)
     return redactor.redact_text(tap.text)
@@ -92,17 +94,27 @@ def drop_cut_word(text: str) -> str:
     return text[:end]
 
 
-def redact_frames(redactor: Redactor, lines: list[str], errors: list[str], role: str) -> str:
+def redact_frames(
+    redactor: Redactor,
+    lines: list[str],
+    errors: list[str],
+    role: str,
+    parsed: Mapping[str, object] | None = None,
+) -> str:
     """Lines of a stream (or a WebSocket log), redacted and joined with newlines.
 
     ``redact_json`` on each line that is JSON (``data: {...}`` SSE lines too, the prefix kept);
     the rest of each line, and non-JSON lines, through ``redact_text``. Secrets split across the
     lines' documents are redacted first; when one cannot be mapped back onto the lines, the
     result is the redacted joined text of their channels and ``errors`` says so (``role``
-    names the body in that message).
+    names the body in that message). ``parsed`` maps a line's stripped JSON text to the
+    document the tap already parsed from it (read, never changed; lines not in it are parsed
+    here). When :func:`~provenance.redact.quick.clean_frames` shows that nothing splits across
+    frames, frames that hold no secret are serialised as they are, without a redacted copy.
     """
     heads: list[str] = []
     docs: list[object] = []
+    known = parsed or {}
     for line in lines:
         head, body = "", line
         if line.startswith("data:"):
@@ -110,7 +122,27 @@ def redact_frames(redactor: Redactor, lines: list[str], errors: list[str], role:
             if body.startswith(" "):
                 head, body = "data: ", body[1:]
         heads.append(head)
-        docs.append(json_line(body))
+        doc = known.get(body.strip()) if known else None
+        docs.append(json_line(body) if doc is None else doc)
+    clean = clean_frames(docs, redactor)
+    if clean is None:  # the full path rewrites frames in place: give it fresh documents
+        return _redact_frames_full(redactor, lines, heads, errors, role)
+    out: list[str] = []
+    for line, head, doc, unchanged in zip(lines, heads, docs, clean, strict=True):
+        if doc is None:
+            out.append(redactor.redact_text(line))
+        elif unchanged:
+            out.append(head + _dumps(doc))
+        else:
+            out.append(head + _dumps(redactor.redact_json(doc)))
+    return "\n".join(out)
+
+
+def _redact_frames_full(
+    redactor: Redactor, lines: list[str], heads: list[str], errors: list[str], role: str
+) -> str:
+    """:func:`redact_frames` when a secret may be split across frames (module docstring)."""
+    docs = [json_line(line[len(head) :]) for line, head in zip(lines, heads, strict=True)]
     split = redact_split_secrets(docs, redactor)
     if split.unmapped:
         errors.append(f"{role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
@@ -165,5 +197,8 @@ def _cut_array(redactor: Redactor, tap: TapResult, errors: list[str]) -> str:
     return redactor.redact_text(tap.text or "")
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(doc: object) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE(doc)

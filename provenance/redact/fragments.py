@@ -61,6 +61,7 @@ DISCRIMINATORS = (
     "contentBlockIndex",
     "summary_index",
 )
+_DISCRIMINATING = frozenset(DISCRIMINATORS)
 # Strings that are metadata, not streamed text (``p`` is Bedrock's random chunk padding).
 SKIP_KEYS = frozenset(
     {
@@ -121,7 +122,11 @@ class SplitSecrets:
     unmapped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _discriminator(obj: dict) -> tuple[tuple[str, object], ...]:
+def discriminator(obj: dict) -> tuple[tuple[str, object], ...]:
+    """The discriminating fields of an object, in :data:`DISCRIMINATORS` order (a channel key
+    part; ``()`` for most objects, found without a lookup per field)."""
+    if _DISCRIMINATING.isdisjoint(obj):
+        return ()
     out = []
     for key in DISCRIMINATORS:
         value = obj.get(key)
@@ -138,7 +143,7 @@ def _walk(value: object, path: Path, channel: tuple, depth: int) -> Iterator[tup
     if depth > MAX_DEPTH:
         return
     if isinstance(value, dict):
-        disc = _discriminator(value)
+        disc = discriminator(value)
         for key, item in value.items():
             if isinstance(item, str):
                 if item and key not in SKIP_KEYS:

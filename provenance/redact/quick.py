@@ -1,0 +1,177 @@
+"""The fast path of stream-body redaction: prove, in one walk, that redaction changes nothing.
+
+Almost every stream frame holds no secret, yet the full path (:func:`~provenance.redact.
+fragments.redact_split_secrets`, then ``Redactor.redact_json`` per frame) builds a channel map
+with a path per string and a redacted deep copy of every frame. :func:`clean_frames` walks each
+frame once, without copying, and answers two questions:
+
+- would ``redact_json`` return this frame unchanged? Conservatively: every object key has no
+  redaction role (or only the *ambiguous* role with no credential-shaped value under it), every
+  key and string redacts to itself, and no string is base64 of a JSON document;
+- would the split-secret pass change anything? It collects each channel's strings exactly as
+  :func:`~provenance.redact.fragments.channels` does (same channel keys, same skipped metadata
+  keys, same order) and redacts each joined text of two or more fragments.
+
+It returns ``None`` when the split-secret pass might change a frame (or a frame nests deeper
+than the channel walk goes), and the caller must run the full path; otherwise one flag per
+frame. So the fast path's output is, by construction, the full path's output; the property
+test in ``tests/redact/test_quick.py`` checks that on generated frames with planted secrets.
+Never mutates the frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from provenance.redact.fragments import DISCRIMINATORS, MAX_DEPTH, SKIP_KEYS, discriminator
+from provenance.redact.names import looks_like_credential
+from provenance.redact.redactor import (
+    _AMBIGUOUS,
+    _BASE64_JSON,
+    _BASE64_JSON_MAX,
+    _field_role,
+    _is_token,
+)
+
+if TYPE_CHECKING:
+    from provenance.redact.redactor import Redactor
+
+
+class _GiveUp(Exception):
+    """A frame nests deeper than the channel walk looks, or holds values ``json.loads`` never
+    makes (subclasses, tuples): the full path handles it."""
+
+
+def clean_frames(frames: Sequence[object], redactor: Redactor) -> list[bool] | None:
+    """Per frame, True when ``redactor.redact_json`` would return it unchanged (``None``
+    frames count as clean); ``None`` when secrets split across frames may need redacting."""
+    channels: dict[tuple, list[str]] = {}
+    walker = _Walker(redactor.redact_text, channels)
+    flags: list[bool] = []
+    try:
+        for doc in frames:
+            flags.append(doc is None or not walker.value(doc, (), 0))
+    except _GiveUp:
+        return None
+    for parts in channels.values():
+        if len(parts) > 1:
+            joined = "".join(parts)
+            if redactor.redact_text(joined) != joined:
+                return None
+    return flags
+
+
+class _Walker:
+    """One walk per frame: collect channel strings, and say whether anything would change.
+
+    Keys and short strings repeat from frame to frame (``id``, ``model``, ``object``), so their
+    judgements are remembered for the walk of one body.
+    """
+
+    __slots__ = ("channels", "keys", "leaves", "text")
+
+    def __init__(self, text: Callable[[str], str], channels: dict[tuple, list[str]]) -> None:
+        self.text = text
+        self.channels = channels
+        self.keys: dict[str, tuple[int, bool]] = {}  # key -> (role, would change)
+        self.leaves: dict[str, bool] = {}  # short role-free string -> clean
+
+    def value(self, value: object, channel: tuple, depth: int) -> bool:
+        """True when redaction would change ``value`` (the top of a frame)."""
+        if isinstance(value, dict):
+            return self.mapping(value, channel, depth)
+        if isinstance(value, list):
+            return self.sequence(value, channel, depth)
+        if isinstance(value, str):
+            if value:
+                self.channels.setdefault(channel, []).append(value)
+            return not self.leaf_clean(value, 0)
+        return isinstance(value, tuple)  # redact_json turns tuples into lists
+
+    def mapping(self, obj: dict, channel: tuple, depth: int) -> bool:
+        if depth > MAX_DEPTH:
+            raise _GiveUp
+        disc = () if _DISCRIMINATING.isdisjoint(obj) else discriminator(obj)
+        dirty = False
+        keys = self.keys
+        for key, item in obj.items():
+            role = 0
+            if type(key) is str:
+                judged = keys.get(key)
+                if judged is None:
+                    role = _field_role(key)
+                    judged = keys[key] = (
+                        role,
+                        bool(role and role != _AMBIGUOUS) or self.text(key) != key,
+                    )
+                role, changes = judged
+                dirty = dirty or changes
+            elif isinstance(key, str):
+                raise _GiveUp  # a str subclass as a key
+            kind = type(item)
+            if kind is str:
+                if item:
+                    if key not in SKIP_KEYS:
+                        self.channels.setdefault((*channel, disc, key), []).append(item)
+                    if not dirty and not self.leaf_clean(item, role):
+                        dirty = True
+            elif kind is dict:
+                dirty = self.mapping(item, (*channel, disc, key), depth + 1) or dirty
+            elif kind is list:
+                dirty = self.sequence(item, (*channel, disc, key), depth + 1) or dirty
+            elif kind not in _SCALARS:
+                dirty = self._other(item) or dirty
+        return dirty
+
+    def sequence(self, items: list, channel: tuple, depth: int) -> bool:
+        if depth > MAX_DEPTH:
+            raise _GiveUp
+        dirty = False
+        inner = (*channel, "*")
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if item:
+                    self.channels.setdefault(inner, []).append(item)
+                    if not dirty and not self.leaf_clean(item, 0):
+                        dirty = True
+            elif kind is dict:
+                dirty = self.mapping(item, inner, depth + 1) or dirty
+            elif kind is list:
+                dirty = self.sequence(item, inner, depth + 1) or dirty
+            elif kind not in _SCALARS:
+                dirty = self._other(item) or dirty
+        return dirty
+
+    @staticmethod
+    def _other(item: object) -> bool:
+        """A value of no plain JSON type: other scalars are left alone by both paths; string,
+        container and tuple subclasses go to the full path."""
+        if isinstance(item, str | dict | list | tuple):
+            raise _GiveUp
+        return False
+
+    def leaf_clean(self, value: str, role: int) -> bool:
+        """``redact_json``'s leaf rule leaves this non-empty string alone (``role`` is 0 or
+        ambiguous; anything else was already judged dirty)."""
+        if not role:
+            known = self.leaves.get(value)
+            if known is not None:
+                return known
+        if _is_token(value):
+            clean = True
+        elif role and looks_like_credential(value):
+            return False
+        elif len(value) <= _BASE64_JSON_MAX and _BASE64_JSON.fullmatch(value) is not None:
+            clean = False  # maybe base64 of a JSON document with a secret: the full path judges
+        else:
+            clean = self.text(value) == value
+        if not role and len(value) <= _REMEMBER:
+            self.leaves[value] = clean
+        return clean
+
+
+_DISCRIMINATING = frozenset(DISCRIMINATORS)
+_SCALARS = frozenset({int, float, bool, type(None)})
+_REMEMBER = 200  # strings up to this long have their judgement remembered within one body
