@@ -25,6 +25,7 @@ from provenance.catalog._files import (
 from provenance.catalog.hosts import glob_to_regex, normalise_host
 
 Headers = Iterable[tuple[str | bytes, str | bytes]] | Mapping[str, str]
+_MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class ProductRules:
     def __init__(self, products: dict[str, dict[str, str]], rules: list[ProductRule]) -> None:
         self.products = products
         self.rules = tuple(rules)
+        # Only these headers (and the host) decide a match, so a match is remembered by them:
+        # a capture sends the same client's headers again and again.
+        self._names = frozenset(c.header for r in self.rules for c in r.conditions if c.header)
+        self._memo: dict[tuple, ProductMatch | None] = {}
 
     @classmethod
     def from_document(cls, doc: dict[str, Any], filename: str) -> ProductRules:
@@ -87,11 +92,19 @@ class ProductRules:
         """The first rule that ``headers`` (and ``host``) satisfy, or None. Never raises."""
         table = _header_table(headers)
         request_host = normalise_host(host) or _host_from_headers(table)
+        key = (request_host, *((n, *v) for n, v in table.items() if n in self._names))
+        if key in self._memo:
+            return self._memo[key]
+        found = None
         for index, rule in enumerate(self.rules):
             version = _satisfies(rule, table, request_host)
             if version is not False:
-                return ProductMatch(rule.product, version or None, index, rule.source)
-        return None
+                found = ProductMatch(rule.product, version or None, index, rule.source)
+                break
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
 
 
 def _read_condition(item: Any, filename: str, where: str) -> Condition:

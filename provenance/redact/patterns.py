@@ -360,14 +360,28 @@ def starts_at_boundary(text: str, start: int) -> bool:
 
 
 def classify(value: str) -> str | None:
-    """The kind of the pattern matching all of ``value`` (outer spaces ignored), else None."""
+    """The kind of the pattern matching all of ``value`` (outer spaces ignored), else None.
+
+    Patterns are tried in table order, only those with a trigger in ``value``.
+    """
     value = value.strip()
-    for pattern in PATTERNS:
-        if pattern.name_rule is not None or "s" in pattern.regex.groupindex:
-            continue  # these need context around the secret
-        if not any(t in value for t in pattern.triggers):
-            continue
+    candidates = {i for trigger, indexes in _CLASSIFY_INDEX if trigger in value for i in indexes}
+    for i in sorted(candidates):
+        pattern = PATTERNS[i]
         m = pattern.regex.fullmatch(value)
         if m is not None and pattern.check(value):
             return pattern.kind
     return None
+
+
+def _classify_index() -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """(trigger, indexes of the patterns it starts) for the patterns :func:`classify` may use:
+    not those that need context around the secret (a name rule or an ``s`` group)."""
+    usable = [
+        i for i, p in enumerate(PATTERNS) if p.name_rule is None and "s" not in p.regex.groupindex
+    ]
+    triggers = sorted({t for i in usable for t in PATTERNS[i].triggers})
+    return tuple((t, tuple(i for i in usable if t in PATTERNS[i].triggers)) for t in triggers)
+
+
+_CLASSIFY_INDEX = _classify_index()
