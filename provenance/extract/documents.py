@@ -60,6 +60,16 @@ _USAGE_PATHS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("meta",), "$.meta"),  # Cohere v1
     (("amazon-bedrock-invocationMetrics",), "$.amazon-bedrock-invocationMetrics"),
 )
+# (table order, is a model path, keys, location): model paths first, then usage paths, each in
+# the order above (the order ids and usages are reported in), and by the path's first key.
+_ALL_PATHS = tuple(
+    (order, order < len(_MODEL_PATHS), keys, location)
+    for order, (keys, location) in enumerate(_MODEL_PATHS + _USAGE_PATHS)
+)
+_BY_HEAD: dict[str, tuple[tuple[int, bool, tuple[str, ...], str], ...]] = {
+    head: tuple(entry for entry in _ALL_PATHS if entry[2][0] == head)
+    for head in {entry[2][0] for entry in _ALL_PATHS}
+}
 _LLAMA_KEYS = ("prompt_token_count", "generation_token_count")
 _ANTHROPIC_EVENTS = frozenset(
     {
@@ -136,17 +146,17 @@ def scan_document(doc: object, *, api: str | None = None) -> DocFindings:
         return found
     found.api = api_from_document(doc)
     effective_api = api or found.api
-    for keys, location in _MODEL_PATHS:
-        if keys[0] not in doc:
-            continue
+    if len(doc) <= len(_BY_HEAD):  # a frame's few keys: look up the paths that start there
+        hits = [entry for key in doc if (entries := _BY_HEAD.get(key)) for entry in entries]
+        hits.sort()
+    else:
+        hits = [entry for entry in _ALL_PATHS if entry[2][0] in doc]
+    for _order, is_model, keys, location in hits:
         value = _get(doc, keys)
-        if isinstance(value, str) and 0 < len(value.strip()) <= _MAX_ID_LEN:
-            found.ids.append((value.strip(), location))
-    for keys, location in _USAGE_PATHS:
-        if keys[0] not in doc:
-            continue
-        value = _get(doc, keys)
-        if value and _is_mapping(value):
+        if is_model:
+            if isinstance(value, str) and 0 < len(value.strip()) <= _MAX_ID_LEN:
+                found.ids.append((value.strip(), location))
+        elif value and _is_mapping(value):
             dialect = guess_dialect(value, effective_api)
             if dialect:
                 found.usages.append((dialect, location, value))

@@ -72,7 +72,8 @@ class TapResult:
     ``fingerprints/protobuf_secrets.json`` names secret, as they appear in ``text``
     (``extract()`` replaces them by redaction tokens before anything is stored). ``docs`` maps
     the stripped text of SSE and NDJSON frames within the kept text to the JSON the tap parsed
-    from it, so redaction does not parse them again; it is read only, and not pickled.
+    from it, and ``document`` holds the parsed whole JSON body, so redaction does not parse them
+    again; both are read only, and not pickled.
     """
 
     role: str
@@ -94,14 +95,18 @@ class TapResult:
     field_secrets: list[tuple[str, str]] = field(default_factory=list)
     deltas: dict[str, list[int]] | None = None  # streamed text piece lengths per channel
     docs: dict[str, object] | None = None  # parsed frames by stripped text (read only)
+    document: tuple[object] | None = None  # (the parsed whole JSON body,) (read only)
 
     def __getstate__(self) -> list[object]:
-        # ``docs`` is a cache for this process's redaction: not worth pickling to another.
-        return [None if f.name == "docs" else getattr(self, f.name) for f in fields(self)]
+        # ``docs`` and ``document`` serve this process's redaction: not worth pickling.
+        return [None if f.name in _LOCAL else getattr(self, f.name) for f in fields(self)]
 
     def __setstate__(self, state: list[object]) -> None:
         for f, value in zip(fields(self), state, strict=True):
             object.__setattr__(self, f.name, value)
+
+
+_LOCAL = frozenset({"docs", "document"})
 
 
 def framing_for(content_type: str | None) -> str:
@@ -200,6 +205,7 @@ class BodyTap:
         # redaction of the kept text need not parse them again.
         self._docs: dict[str, object] = {}
         self._docs_room = self.max_body
+        self._parsed: tuple[object] | None = None
         try:
             path = _path_of(url)
             self._api = api_from_path(path, content_type) if path else None
@@ -401,6 +407,7 @@ class BodyTap:
             return
         finally:
             self._whole = bytearray()
+        self._parsed = (doc,)
         self._document(doc, self._body_source(), "")
 
     def _finish_protobuf(self) -> None:
@@ -580,6 +587,7 @@ class BodyTap:
                 field_secrets=list(self._field_secrets),
                 deltas=self._deltas.result() if self.role == "response" else None,
                 docs=self._docs or None,
+                document=self._parsed if json_body else None,
             )
         except Exception as exc:  # pragma: no cover - defensive
             return TapResult(

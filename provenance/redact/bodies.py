@@ -24,7 +24,7 @@ from provenance.redact.fragments import (
     redact_split_secrets,
     stream_text,
 )
-from provenance.redact.quick import clean_frames
+from provenance.redact.quick import clean_frames, unchanged
 
 if TYPE_CHECKING:
     from provenance.extract.tap import TapResult
@@ -62,16 +62,21 @@ def redact_body(redactor: Redactor, tap: TapResult, errors: list[str]) -> str | 
         text = replace_field_secrets(redactor, tap)
         return redact_frames(redactor, text.split("\n"), errors, tap.role)
     if tap.json_body:
-        try:
-            doc = json.loads(tap.body)
-        except (ValueError, RecursionError):
-            doc = None
+        if tap.document is not None and tap.framing != "json-array":
+            doc = tap.document[0]  # parsed by the tap: read here, never changed
+        else:
+            try:
+                doc = json.loads(tap.body)
+            except (ValueError, RecursionError):
+                doc = None
         if doc is not None:
             if tap.framing == "json-array" and isinstance(doc, list):
                 split = redact_split_secrets(doc, redactor)  # elements are frames
                 if split.unmapped:
                     errors.append(f"{tap.role}: {SPLIT_SECRET_NOTICE} ({UNMAPPED})")
                     return stream_text(doc, redactor)
+            if unchanged(doc, redactor):
+                return _dumps(doc)
             return _dumps(redactor.redact_json(doc))
     if tap.text is None:
         return None
@@ -128,10 +133,10 @@ def redact_frames(
     if clean is None:  # the full path rewrites frames in place: give it fresh documents
         return _redact_frames_full(redactor, lines, heads, errors, role)
     out: list[str] = []
-    for line, head, doc, unchanged in zip(lines, heads, docs, clean, strict=True):
+    for line, head, doc, same in zip(lines, heads, docs, clean, strict=True):
         if doc is None:
             out.append(redactor.redact_text(line))
-        elif unchanged:
+        elif same:
             out.append(head + _dumps(doc))
         else:
             out.append(head + _dumps(redactor.redact_json(doc)))

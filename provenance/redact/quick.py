@@ -62,6 +62,15 @@ def clean_frames(frames: Sequence[object], redactor: Redactor) -> list[bool] | N
     return flags
 
 
+def unchanged(doc: object, redactor: Redactor) -> bool:
+    """True when ``redactor.redact_json(doc)`` would equal ``doc`` (False when unsure: the
+    caller then redacts). For a whole document, where no split-secret pass runs."""
+    try:
+        return not _Walker(redactor.redact_text, None).value(doc, (), 0)
+    except _GiveUp:
+        return False
+
+
 class _Walker:
     """One walk per frame: collect channel strings, and say whether anything would change.
 
@@ -71,9 +80,9 @@ class _Walker:
 
     __slots__ = ("channels", "keys", "leaves", "text")
 
-    def __init__(self, text: Callable[[str], str], channels: dict[tuple, list[str]]) -> None:
+    def __init__(self, text: Callable[[str], str], channels: dict[tuple, list[str]] | None) -> None:
         self.text = text
-        self.channels = channels
+        self.channels = channels  # None: judge only, collect no channel strings
         self.keys: dict[str, tuple[int, bool]] = {}  # key -> (role, would change)
         self.leaves: dict[str, bool] = {}  # short role-free string -> clean
 
@@ -84,7 +93,7 @@ class _Walker:
         if isinstance(value, list):
             return self.sequence(value, channel, depth)
         if isinstance(value, str):
-            if value:
+            if value and self.channels is not None:
                 self.channels.setdefault(channel, []).append(value)
             return not self.leaf_clean(value, 0)
         return isinstance(value, tuple)  # redact_json turns tuples into lists
@@ -92,7 +101,8 @@ class _Walker:
     def mapping(self, obj: dict, channel: tuple, depth: int) -> bool:
         if depth > MAX_DEPTH:
             raise _GiveUp
-        disc = () if _DISCRIMINATING.isdisjoint(obj) else discriminator(obj)
+        chans = self.channels
+        disc = () if chans is None or _DISCRIMINATING.isdisjoint(obj) else discriminator(obj)
         dirty = False
         keys = self.keys
         for key, item in obj.items():
@@ -112,14 +122,16 @@ class _Walker:
             kind = type(item)
             if kind is str:
                 if item:
-                    if key not in SKIP_KEYS:
-                        self.channels.setdefault((*channel, disc, key), []).append(item)
+                    if chans is not None and key not in SKIP_KEYS:
+                        chans.setdefault((*channel, disc, key), []).append(item)
                     if not dirty and not self.leaf_clean(item, role):
                         dirty = True
             elif kind is dict:
-                dirty = self.mapping(item, (*channel, disc, key), depth + 1) or dirty
+                sub = (*channel, disc, key) if chans is not None else channel
+                dirty = self.mapping(item, sub, depth + 1) or dirty
             elif kind is list:
-                dirty = self.sequence(item, (*channel, disc, key), depth + 1) or dirty
+                sub = (*channel, disc, key) if chans is not None else channel
+                dirty = self.sequence(item, sub, depth + 1) or dirty
             elif kind not in _SCALARS:
                 dirty = self._other(item) or dirty
         return dirty
@@ -128,12 +140,14 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise _GiveUp
         dirty = False
-        inner = (*channel, "*")
+        chans = self.channels
+        inner = (*channel, "*") if chans is not None else channel
         for item in items:
             kind = type(item)
             if kind is str:
                 if item:
-                    self.channels.setdefault(inner, []).append(item)
+                    if chans is not None:
+                        chans.setdefault(inner, []).append(item)
                     if not dirty and not self.leaf_clean(item, 0):
                         dirty = True
             elif kind is dict:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import pickle
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provenance.extract import tap_body
 from provenance.redact import Redactor
-from provenance.redact.bodies import _redact_frames_full, redact_frames
-from provenance.redact.quick import clean_frames
+from provenance.redact.bodies import _redact_frames_full, redact_body, redact_frames
+from provenance.redact.quick import clean_frames, unchanged
 from tests.secrets_corpus import SECRETS, find_secrets
 
 from .conftest import KEY
@@ -155,3 +156,27 @@ def test_docs_kept_only_within_the_kept_text() -> None:
     assert tap.docs is not None
     assert sum(len(k) for k in tap.docs) <= 1000
     assert 0 < len(tap.docs) < 100
+
+
+@BOUNDED
+@given(DOC)
+def test_whole_documents_judged_unchanged_redact_to_themselves(doc: object) -> None:
+    if unchanged(doc, R):
+        assert R.redact_json(doc) == doc
+
+
+@BOUNDED
+@given(st.dictionaries(KEYS, DOC, max_size=5))
+def test_a_whole_json_body_stores_what_a_fresh_parse_would(doc: dict) -> None:
+    body = json.dumps(doc).encode()
+    tap = tap_body(
+        body, content_type="application/json", content_encoding=None, role="request",
+        max_body=1 << 20,
+    )  # fmt: skip
+    assert tap.document is not None and tap.document[0] == doc
+    expected = json.dumps(
+        R.redact_json(json.loads(body)), ensure_ascii=False, separators=(",", ":")
+    )
+    assert redact_body(R, tap, []) == expected
+    assert tap.document[0] == doc  # read, never changed
+    assert pickle.loads(pickle.dumps(tap)).document is None
