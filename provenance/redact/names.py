@@ -196,6 +196,7 @@ def strength_by_words(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_header(name: str) -> bool:
     """True for header names whose value must be hidden whatever it looks like."""
     n = name.lower()
@@ -206,17 +207,20 @@ def is_secret_header(name: str) -> bool:
     return _SECRET_HEADER_WORDS.search(n) is not None or strength_by_words(name) == "secret"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_field(name: str) -> bool:
     """True for JSON field names whose string value is always a secret."""
     n = normalise(name)
     return n in SECRET_FIELDS or n.endswith(_SECRET_SUFFIXES) or strength_by_words(name) == "secret"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_ambiguous_field(name: str) -> bool:
     """True for field names that hold a secret only when the value looks like a credential."""
     return normalise(name) in AMBIGUOUS_FIELDS or strength_by_words(name) == "ambiguous"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_query(name: str) -> bool:
     """True for query-parameter names whose value must be hidden."""
     n = normalise(name)
