@@ -106,6 +106,12 @@ class Store:
         """
         if not records:
             return []
+        try:
+            return self._write_exchanges(records, returning=False)
+        except _NotConsecutive:
+            return self._write_exchanges(records, returning=True)
+
+    def _write_exchanges(self, records: Sequence[ExchangeRecord], *, returning: bool) -> list[int]:
         with self._write() as connection:
             providers, new_providers = self._ids_for(
                 connection, "provider", (r.provider for r in records)
@@ -114,7 +120,7 @@ class Store:
                 connection, "product", (r.product for r in records)
             )
             rows = [_exchange_row(r, providers, products) for r in records]
-            ids = self._insert_exchanges(connection, rows)
+            ids = self._insert_exchanges(connection, rows, returning=returning)
             observations = [
                 {
                     "exchange_id": exchange_id,
@@ -201,10 +207,11 @@ class Store:
 
     # --------------------------------------------------------------------------------- helpers
 
-    def _insert_exchanges(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert_exchanges(
+        self, connection: Connection, rows: list[dict[str, Any]], *, returning: bool = False
+    ) -> list[int]:
         if self._sqlite:
-            stmt = insert(ExchangeRow).returning(ExchangeRow.id, sort_by_parameter_order=True)
-            return [row[0] for row in connection.execute(stmt, rows)]
+            return _insert_sqlite(connection, rows, returning=returning)
         # PostgreSQL: take the ids from the sequence first, then one pipelined executemany of a
         # short statement (psycopg caches its conversion); a multi-row VALUES ... RETURNING of
         # 200 x 40 parameters costs more to build than to run.
@@ -248,6 +255,35 @@ class Store:
                 self._ids.update({(kind, n): i for n, i in fresh.items()})
 
 
+class _NotConsecutive(Exception):
+    """The plain executemany's rows did not get consecutive ids (rolled back, retried)."""
+
+
+def _insert_sqlite(
+    connection: Connection, rows: list[dict[str, Any]], *, returning: bool
+) -> list[int]:
+    """Insert ``rows`` and return their ids, in order.
+
+    SQLAlchemy's ordered ``RETURNING`` runs one statement per row on SQLite; one plain
+    executemany is several times cheaper. Its ids are consecutive: the transaction holds
+    SQLite's write lock from the first row to the commit, and each new rowid is the largest
+    plus one. That is checked (the id range must hold exactly as many rows); where it does not
+    hold (SQLite picks rowids at random once the largest is 2**63-1), :class:`_NotConsecutive`
+    rolls the transaction back and the caller writes it again with ``returning``.
+    """
+    if returning:
+        stmt = insert(ExchangeRow).returning(ExchangeRow.id, sort_by_parameter_order=True)
+        return [row[0] for row in connection.execute(stmt, rows)]
+    connection.execute(insert(ExchangeRow), rows)
+    last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    first = last - len(rows) + 1
+    count = connection.execute(_COUNT_RANGE, {"lo": first, "hi": last}).scalar_one()
+    if count != len(rows):
+        raise _NotConsecutive
+    return list(range(first, last + 1))
+
+
+_COUNT_RANGE = text("SELECT count(*) FROM exchanges WHERE id BETWEEN :lo AND :hi")
 _NEXT_EXCHANGE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('exchanges', 'id')) FROM generate_series(1, :n)"
 )

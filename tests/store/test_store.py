@@ -264,3 +264,40 @@ def test_in_memory_database_for_throwaway_use() -> None:
         assert store.write_exchanges([make_record(0), make_record(1)]) == [1, 2]
         with store.session() as s:
             assert s.scalar(select(func.count()).select_from(ExchangeRow)) == 2
+
+
+def test_sqlite_batches_get_their_own_ids_in_order(tmp_path: Path) -> None:
+    """One executemany per batch: ids come back in order and each names its own row."""
+    with open_store(f"sqlite:///{tmp_path / 'ids.sqlite'}", create=True) as store:
+        first = store.write_exchanges([make_record(i) for i in range(5)])
+        second = store.write_exchanges([make_record(i) for i in range(5, 205)])
+        ids = first + second
+        assert ids == list(range(ids[0], ids[0] + 205))
+        with store.session() as s:
+            paths = dict(s.execute(select(ExchangeRow.id, ExchangeRow.path)).all())
+        assert [paths[i] for i in ids] == [f"/v1/chat/completions?seq={i}" for i in range(205)]
+
+
+def test_sqlite_ids_at_the_rowid_limit_fall_back_to_returning(tmp_path: Path) -> None:
+    """Past rowid 2**63-1 SQLite picks ids at random: the batch is rewritten with RETURNING,
+    and every id still names its own row and observations."""
+    url = f"sqlite:///{tmp_path / 'limit.sqlite'}"
+    with open_store(url, create=True) as store:
+        (top,) = store.write_exchanges([make_record(0)])
+    with sqlite3.connect(tmp_path / "limit.sqlite") as conn:
+        conn.execute("UPDATE exchanges SET id = ? WHERE id = ?", (2**63 - 1, top))
+        conn.execute(
+            "UPDATE observations SET exchange_id = ? WHERE exchange_id = ?", (2**63 - 1, top)
+        )
+    with open_store(url) as store:
+        records = [make_record(i, model=f"m-{i}") for i in range(1, 40)]
+        ids = store.write_exchanges(records)
+        assert len(set(ids)) == len(ids) == 39
+        with store.session() as s:
+            paths = dict(s.execute(select(ExchangeRow.id, ExchangeRow.path)).all())
+            models = dict(
+                s.execute(select(ObservationRow.exchange_id, ObservationRow.model_id)).all()
+            )
+        for i, exchange_id in zip(range(1, 40), ids, strict=True):
+            assert paths[exchange_id] == f"/v1/chat/completions?seq={i}"
+            assert models[exchange_id] == f"m-{i}"
