@@ -11,9 +11,23 @@ or :class:`~provenance.store.BatchWriter` (live: a writer thread), both flushing
 
 from __future__ import annotations
 
-from provenance.ingest.batch import BATCH, RecordBatcher
+from typing import TYPE_CHECKING, Any
+
 from provenance.ingest.job import Job, Message
 from provenance.ingest.recorder import Recorder, RecorderStats, bare_record, extract_options
+
+if TYPE_CHECKING:
+    from provenance.ingest.batch import BATCH, RecordBatcher
+
+
+def __getattr__(name: str) -> Any:
+    # The writing side loads the store (SQLAlchemy, alembic: 0.7 s); an import pool's
+    # recording processes never write, so they do not pay for it.
+    if name in ("BATCH", "RecordBatcher"):
+        from provenance.ingest import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BATCH",
