@@ -4,6 +4,7 @@
     python -m bench --only store,proxy   # some suites
     python -m bench --quick              # smoke run of every suite, small sizes
     python -m bench --out FILE           # write elsewhere (default docs/benchmarks.md)
+    python -m bench --baseline REV       # also measure revision REV's code, side by side
 
 Environment: ``BENCH_ROWS`` (store suite, default 1,000,000), ``BENCH_IMPORT_ROWS`` (100,000),
 ``BENCH_REPEATS`` (3), ``BENCH_SOAK_SECONDS`` (60; 1800 for the full 30-minute soak).
@@ -74,12 +75,36 @@ def run_external(module: str, *, quick: bool = False) -> Section:
     return section
 
 
+def _with_baseline(ctx: Context, rev: str, parser: argparse.ArgumentParser) -> Context:
+    """``ctx`` with a detached worktree of ``rev`` in its workdir (exits with a usage error
+    if git cannot make one)."""
+    import dataclasses
+
+    tree = ctx.workdir / "baseline"
+    proc = subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), rev],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        parser.error(f"--baseline {rev}: {proc.stderr.strip().splitlines()[-1:]}")
+    short = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return dataclasses.replace(ctx, baseline=tree, baseline_rev=short or rev)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated suites: " + ", ".join(SUITES))
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-external", action="store_true", help="skip other teams' suites")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        default="",
+        help="a git revision whose extraction, import and proxy are measured beside this tree's",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SUITES)
@@ -90,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     described = machine.describe()
     workdir = Path(tempfile.mkdtemp(prefix="provenance-bench-"))
     ctx = Context.from_env(workdir, quick=args.quick)
+    if args.baseline:
+        ctx = _with_baseline(ctx, args.baseline, parser)
     sections: list[Section] = []
     failed = False
     try:
@@ -110,12 +137,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: {module} ...", file=sys.stderr, flush=True)
                 sections.append(run_external(module, quick=args.quick))
     finally:
+        if ctx.baseline is not None:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(ctx.baseline)],
+                cwd=ROOT, capture_output=True, check=False,
+            )  # fmt: skip
         shutil.rmtree(workdir, ignore_errors=True)
     command = "python -m bench" + (" --quick" if args.quick else "")
     if args.only:
         command += f" --only {args.only}"
     if args.no_external:
         command += " --no-external"
+    if args.baseline:
+        command += f" --baseline {args.baseline}"
     text = render(described, sections, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

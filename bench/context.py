@@ -18,7 +18,10 @@ class Context:
     ``import_rows``: exchanges per imported file (``BENCH_IMPORT_ROWS``, 100,000);
     ``repeats``: interleaved repeats of each measurement (``BENCH_REPEATS``, 3);
     ``soak_seconds``: the proxy soak (``BENCH_SOAK_SECONDS``, 60; 1800 for the full soak);
-    ``workdir``: scratch space (databases, generated files), deleted afterwards."""
+    ``workdir``: scratch space (databases, generated files), deleted afterwards;
+    ``baseline``: a checkout of an earlier revision (``--baseline REV``) whose code the
+    extraction, import and proxy suites measure beside this one, in the same run, and
+    ``baseline_rev`` its name."""
 
     workdir: Path
     rows: int = 1_000_000
@@ -26,6 +29,12 @@ class Context:
     repeats: int = 3
     soak_seconds: int = 60
     quick: bool = False
+    baseline: Path | None = None
+    baseline_rev: str = ""
+
+    def before(self, label: str) -> str:
+        """``label`` for the baseline's row, e.g. ``provenance import, HAR (before: 0e03dcb)``."""
+        return f"{label} (before: {self.baseline_rev})"
 
     @classmethod
     def from_env(cls, workdir: Path, *, quick: bool = False) -> Context:

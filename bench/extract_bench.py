@@ -15,75 +15,20 @@ from __future__ import annotations
 
 import cProfile
 import json
+import os
 import pstats
+import subprocess
+import sys
 import time
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench.context import Context
+from bench.extract_probe import exchanges
 from bench.report import Section, Table
 from provenance.standins.stats import median
 
 TARGET_MS = 0.7
-
-
-def _sse(events: list[dict[str, Any]], *, named: bool = False) -> bytes:
-    out = b""
-    for event in events:
-        head = f"event: {event.get('type', 'message')}\n".encode() if named else b""
-        out += head + b"data: " + json.dumps(event).encode() + b"\n\n"
-    return out
-
-
-def exchanges() -> dict[str, Any]:
-    """name -> RawExchange (built once; extraction never mutates them)."""
-    from provenance.records import RawExchange
-
-    now = datetime.now(UTC)
-    request = json.dumps(
-        {"model": "gpt-4o", "messages": [{"role": "user", "content": "benchmark " * 20}]}
-    ).encode()
-    headers = [("content-type", "application/json"), ("authorization", "Bearer sk-b" + "0" * 40)]
-    chat = json.dumps({
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "word " * 60},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 25, "completion_tokens": 60, "total_tokens": 85},
-    }).encode()  # fmt: skip
-    openai_sse = _sse(
-        [{"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o-2024-08-06",
-          "choices": [{"index": 0, "delta": {"content": f"tok{i} "}}]} for i in range(50)]
-        + [{"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o-2024-08-06",
-            "choices": [], "usage": {"prompt_tokens": 25, "completion_tokens": 50}}]
-    ) + b"data: [DONE]\n\n"  # fmt: skip
-    anthropic_sse = _sse(
-        [{"type": "message_start", "message": {"id": "msg_1", "model": "claude-sonnet-4-5",
-                                                "usage": {"input_tokens": 25}}}]
-        + [{"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": f"tok{i} "}} for i in range(50)]
-        + [{"type": "message_delta", "usage": {"output_tokens": 50}},
-           {"type": "message_stop"}],
-        named=True,
-    )  # fmt: skip
-    sse_headers = [("content-type", "text/event-stream")]
-
-    def raw(url: str, body: bytes, resp_headers: list[tuple[str, str]]) -> RawExchange:
-        return RawExchange(now, "POST", url, headers, request, 200, resp_headers, body,
-                           streamed=resp_headers is sse_headers)  # fmt: skip
-
-    return {
-        "OpenAI JSON chat": raw(
-            "https://api.openai.com/v1/chat/completions",
-            chat,
-            [("content-type", "application/json")],
-        ),
-        "OpenAI SSE, 50 deltas": raw(
-            "https://api.openai.com/v1/chat/completions", openai_sse, sse_headers
-        ),
-        "Anthropic SSE, 50 deltas": raw(
-            "https://api.anthropic.com/v1/messages", anthropic_sse, sse_headers
-        ),
-    }
 
 
 def _documents(raw: Any) -> list[bytes]:
@@ -109,38 +54,54 @@ def run(ctx: Context) -> Section:
     recorder = Recorder(Redactor(b"bench-extract-key-0123456789abcd"))
     per_round = 50 if ctx.quick else 400
     rounds = 3 if ctx.quick else 7
+    before = (
+        f" With `--baseline`, revision {ctx.baseline_rev}'s code is measured in a child process "
+        "in the same rounds (`bench/extract_probe.py`)."
+        if ctx.baseline
+        else ""
+    )
     section = Section(
         "Extraction: CPU per exchange",
         intro=(
             "`Recorder.record` (extraction and redaction, what the extraction process runs per "
             f"exchange), {per_round} exchanges per round, {rounds} rounds interleaved with the "
             "baseline: `json.loads` + `json.dumps` of every JSON document in the same bodies. "
-            "One process, one core; medians of the rounds."
+            "One process, one core; medians of the rounds." + before
         ),
     )
-    table = section.table(
-        "Median ms per exchange",
-        ["exchange", "provenance ms", "baseline ms", "ratio to baseline"],
-    )
-    worst = 0.0
-    for name, raw in exchanges().items():
-        job, docs = Job(raw), _documents(raw)
+    header = ["exchange", "provenance ms", "baseline ms", "ratio to baseline"]
+    if ctx.baseline:
+        header += [f"before ({ctx.baseline_rev}) ms", "before: ratio to baseline", "now / before"]
+    table = section.table("Median ms per exchange", header)
+    jobs = {name: (Job(raw), _documents(raw)) for name, raw in exchanges().items()}
+    for job, _ in jobs.values():
         for _ in range(20):  # warm caches (catalog, redactor) before timing
             recorder.record(job)
-        ours: list[float] = []
-        base: list[float] = []
-        for _ in range(rounds):
+    ours: dict[str, list[float]] = {name: [] for name in jobs}
+    base: dict[str, list[float]] = {name: [] for name in jobs}
+    old: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(rounds):
+        for name, (job, docs) in jobs.items():
             start = time.process_time()
             for _ in range(per_round):
                 recorder.record(job)
-            ours.append((time.process_time() - start) / per_round * 1000)
+            ours[name].append((time.process_time() - start) / per_round * 1000)
             start = time.process_time()
             for _ in range(per_round):
                 _baseline(docs)
-            base.append((time.process_time() - start) / per_round * 1000)
-        mine, floor = median(ours), median(base)
+            base[name].append((time.process_time() - start) / per_round * 1000)
+        if ctx.baseline is not None:
+            for name, values in _probe(ctx, per_round).items():
+                old.setdefault(name, []).extend(values)
+    worst = 0.0
+    for name in jobs:
+        mine, floor = median(ours[name]), median(base[name])
         worst = max(worst, mine)
-        table.add(name, f"{mine:.3f}", f"{floor:.3f}", f"{mine / floor:.1f}x")
+        row = [name, f"{mine:.3f}", f"{floor:.3f}", f"{mine / floor:.1f}x"]
+        if ctx.baseline is not None:
+            was = median(old[name])
+            row += [f"{was:.3f}", f"{was / floor:.1f}x", f"{mine / was:.2f}"]
+        table.add(*row)
     section.target(
         "extraction CPU per exchange",
         f"<= {TARGET_MS} ms",
@@ -149,6 +110,23 @@ def run(ctx: Context) -> Section:
     )
     section.tables.append(_profile(recorder, exchanges()["OpenAI SSE, 50 deltas"], per_round))
     return section
+
+
+def _probe(ctx: Context, per_round: int) -> dict[str, list[float]]:
+    """One round of the baseline revision's ``Recorder.record``, in a child process."""
+    assert ctx.baseline is not None
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("extract_probe.py")), "1", str(per_round)],
+        cwd=ctx.baseline,
+        env={**os.environ, "PYTHONPATH": str(ctx.baseline)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"baseline probe failed: {proc.stderr.strip()[-400:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _profile(recorder: Any, raw: Any, n: int) -> Table:
@@ -165,8 +143,10 @@ def _profile(recorder: Any, raw: Any, n: int) -> Table:
     total = sum(tt for (_, _, _), (_, _, tt, _, _) in stats.items())
     stages = {
         "body tap (decode, frame, scan ids and usage)": ("tap.py", "tap_body"),
-        "body redaction (per frame)": ("redactor.py", "redact_json"),
-        "split-secret channels across frames": ("fragments.py", "redact_split_secrets"),
+        "body redaction (all bodies)": ("bodies.py", "redact_body"),
+        "proof that no frame needs redacting (one walk)": ("quick.py", "clean_frames"),
+        "redacted copies of frames (redact_json)": ("redactor.py", "redact_json"),
+        "split-secret channels across frames (full path)": ("fragments.py", "redact_split_secrets"),
         "json.loads (all callers)": ("__init__.py", "loads"),
         "header redaction": ("redactor.py", "redact_headers"),
     }

@@ -29,14 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 3.0
 
 
-def measure(ctx: Context, *args: str) -> dict[str, Any]:
+def measure(ctx: Context, *args: str, tree: Path = ROOT) -> dict[str, Any]:
+    """One measurement in a fresh process, running ``tree``'s code (this checkout, or the
+    ``--baseline`` revision's)."""
     home = ctx.workdir / "import-home"
     home.mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROVENANCE_HOME": str(home)}
+    env = {**os.environ, "PYTHONPATH": str(tree), "PROVENANCE_HOME": str(home)}
     env.pop("PROVENANCE_DB", None)
     proc = subprocess.run(
         [sys.executable, "-m", "bench.import_worker", *args],
-        cwd=ROOT,
+        cwd=tree,
         env=env,
         capture_output=True,
         text=True,
@@ -79,12 +81,17 @@ def run(ctx: Context) -> Section:
         ("provenance import, flow file", ("import", str(flows))),
         ("json.loads, HAR (scale)", ("jsonloads", str(har))),
     ]
+    trees = {name: ROOT for name, _ in plan}
+    if ctx.baseline is not None:
+        for label, args in [p for p in plan if p[1][0] == "import"]:
+            plan.append((ctx.before(label), args))
+            trees[ctx.before(label)] = ctx.baseline
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
     for r in range(min(ctx.repeats, 2)):  # CPU-time rates are stable; 100k imports take minutes
         for name, args in plan:
             if args[0] == "import":
                 db = ctx.workdir / f"import-{r}-{Path(args[1]).suffix[1:]}.sqlite"
-                result = measure(ctx, *args, f"sqlite:///{db}")
+                result = measure(ctx, *args, f"sqlite:///{db}", tree=trees[name])
                 for p in db.parent.glob(db.name + "*"):
                     p.unlink()
             else:

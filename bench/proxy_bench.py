@@ -86,6 +86,20 @@ class Rig:
             ),
         )
 
+        self.capture_before: Any = None
+        self.db_before = self.dir / "capture-before.sqlite"
+        self.captured_before = 0
+        if ctx.baseline is not None:
+            self.capture_before = self._start(
+                f"provenance capture ({ctx.baseline_rev})",
+                quiet_capture(
+                    f"sqlite:///{self.db_before}",
+                    self.confdir,
+                    self.dir / "home",
+                    code=ctx.baseline,
+                ),
+            )
+
     def _start(self, name: str, proc: Any) -> Any:
         self.procs.append((name, proc))
         proc.wait_listening()
@@ -98,6 +112,7 @@ class Rig:
             "mitmdump": self.mitmdump,
             "mitmdump-stream": self.mitmdump_stream,
             "capture-inloop": self.capture_inloop,
+            "capture-before": self.capture_before,
         }.get(name, self.capture)
         return loadgen.via_proxy(proc.port, self.upstream.port)
 
@@ -106,6 +121,7 @@ class Rig:
             "mitmdump": self.mitmdump,
             "mitmdump-stream": self.mitmdump_stream,
             "capture-inloop": self.capture_inloop,
+            "capture-before": self.capture_before,
             "capture": self.capture,
         }.get(name)
 
@@ -125,6 +141,8 @@ class Rig:
             self.captured += result.completed
         elif name == "capture-inloop":
             self.captured_inloop += result.completed
+        elif name == "capture-before":
+            self.captured_before += result.completed
         return result
 
     def stored(self, db: Path | None = None) -> int:
@@ -143,6 +161,8 @@ def non_streaming(rig: Rig, section: Section) -> None:
     # capture-inloop: `provenance capture --extract-in-proxy`, the design before the extraction
     # process, measured alongside so the difference is a same-run ratio too.
     modes = ["direct", "mitmdump", "capture", "capture-inloop"]
+    if rig.capture_before is not None:  # --baseline: the earlier revision's capture, same rounds
+        modes.append("capture-before")
     table = section.table(
         "Non-streaming requests (JSON, ~600-byte response): median over repeats",
         [
@@ -197,7 +217,7 @@ def non_streaming(rig: Rig, section: Section) -> None:
                 s["p99"],
                 f"{ratio:.2f}",
                 "-" if m == "direct" else s["cpu"],
-                s["helper"] if m == "capture" else "-",
+                s["helper"] if m in ("capture", "capture-before") else "-",
                 s["errors"],
             )
         ratio = stats["capture"]["rps"] / stats["mitmdump"]["rps"]
@@ -478,10 +498,14 @@ def run(ctx: Context) -> Section:
         f"{stored_inloop:,}); exit codes: " + ", ".join(f"{k}: {v}" for k, v in codes.items())
     )
     lost = (rig.captured - stored) + (rig.captured_inloop - stored_inloop)
-    section.target(
-        "Exchanges lost by the capture proxy over the whole suite",
-        "0",
-        f"{lost}",
-        stored >= rig.captured and stored_inloop >= rig.captured_inloop,
-    )
+    kept = stored >= rig.captured and stored_inloop >= rig.captured_inloop
+    if rig.capture_before is not None:
+        stored_before = rig.stored(rig.db_before)
+        section.notes.append(
+            f"capture proxy of {ctx.baseline_rev}: {rig.captured_before:,} responses, "
+            f"{stored_before:,} stored"
+        )
+        lost += rig.captured_before - stored_before
+        kept = kept and stored_before >= rig.captured_before
+    section.target("Exchanges lost by the capture proxy over the whole suite", "0", f"{lost}", kept)
     return section

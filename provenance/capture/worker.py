@@ -36,6 +36,7 @@ import multiprocessing
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -46,6 +47,7 @@ from provenance.ingest import Job
 logger = logging.getLogger("provenance.capture")
 
 MAX_BYTES = 256 * 1024 * 1024  # jobs waiting for the pipe to take them, at most
+PAUSE = 0.02  # seconds the child waits, once caught up, before taking the next jobs
 
 
 @dataclasses.dataclass(slots=True)
@@ -248,6 +250,12 @@ def _child_main(
                 break
             if job is None:
                 break
+            if not jobs.poll():
+                # Caught up: let the next jobs gather before waking again. At a few hundred
+                # exchanges a second this wakes the process once per few jobs instead of once
+                # per job (each wake-up also competes with the proxy for a core); records
+                # reach the store's writer at most PAUSE later (it batches for longer anyway).
+                time.sleep(PAUSE)
             record = recorder.record(job)
             writer.submit(record)
             if send_seen:

@@ -227,12 +227,16 @@ def plain_mitmdump(confdir: Path, *, streaming: bool = False) -> ProxyProcess:
     )
 
 
-def quiet_capture(db_url: str, confdir: Path, home: Path, *extra: str) -> ProxyProcess:
+def quiet_capture(
+    db_url: str, confdir: Path, home: Path, *extra: str, code: Path | None = None
+) -> ProxyProcess:
     """``provenance capture --quiet`` with its own ``PROVENANCE_HOME``, upstream certificates
-    verified (load and soak runs against plain-HTTP upstreams)."""
-    return provenance_capture(
-        db_url, confdir, "--quiet", *extra, env={"PROVENANCE_HOME": str(home)}, verify=True
-    )
+    verified (load and soak runs against plain-HTTP upstreams). ``code``: run that checkout's
+    ``provenance`` instead of the installed one (a benchmark's earlier revision)."""
+    env = {"PROVENANCE_HOME": str(home)}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    return provenance_capture(db_url, confdir, "--quiet", *extra, env=env, verify=True)
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
