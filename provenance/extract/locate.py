@@ -21,6 +21,7 @@ Headers: a response or request header that names the model outright (``openai-mo
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
@@ -72,6 +73,7 @@ def _clean(value: str) -> str | None:
     return value if 0 < len(value) <= _MAX_ID_LEN else None
 
 
+@functools.lru_cache(maxsize=1024)  # one URL, many bodies and exchanges
 def api_from_path(path: str, content_type: str | None = None) -> str | None:
     """The API an exchange speaks, from its URL path (and the content type for RPC)."""
     ct = (content_type or "").split(";")[0].strip().lower()

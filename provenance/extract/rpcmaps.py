@@ -66,6 +66,7 @@ class RpcFindings:
     models: list[tuple[str, str]] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=1024)  # one URL, many bodies and exchanges
 def rpc_path(url_path: str | None) -> str | None:
     """``/package.Service/Method`` when ``url_path`` is an RPC path (query dropped)."""
     if not url_path:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -611,6 +612,7 @@ def _located(location: str, wildcard: bool) -> str:
     return "$[*]" + location[1:] if wildcard and location.startswith("$") else location
 
 
+@functools.lru_cache(maxsize=1024)  # one URL, many bodies and exchanges
 def _path_of(url: str | None) -> str:
     if not url:
         return ""
