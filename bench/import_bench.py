@@ -7,8 +7,9 @@ extract, redact, write to a SQLite store); FlowReader's is reading the flows and
 ``json.loads`` of the HAR is shown for scale. Rates are computed from CPU time (it does not change
 when other work shares the machine); provenance's includes its import pool's worker processes
 (files of 8 MiB or more), so the ratio compares total work, and the wall time shows what the
-pool buys. Peak RSS is the reading process's own. Target (issue 8): import at least 3x FlowReader on
-the same HAR file, with bounded memory.
+pool buys. Peak RSS is the reading process's own. Target (issue 14, after issue 8's 3x): import at
+least 1x FlowReader on the same HAR file, extraction, redaction and storage included, with
+bounded memory. ``--baseline REV`` adds rows for that revision's import on the same files.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bench.report import Section
 from provenance.standins.stats import median
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_RATIO = 3.0
+TARGET_RATIO = 1.0
 
 
 def measure(ctx: Context, *args: str, tree: Path = ROOT) -> dict[str, Any]:
@@ -125,10 +126,19 @@ def run(ctx: Context) -> Section:
     har_ratio = rate("provenance import, HAR") / rate("FlowReader, HAR")
     flow_ratio = rate("provenance import, flow file") / rate("FlowReader, flow file")
     section.target(
-        "HAR import speed vs FlowReader on the same file",
-        ">= 3x",
+        "HAR import speed vs FlowReader on the same file (CPU)",
+        f">= {TARGET_RATIO:g}x (issue 14; issue 8 asked 3x)",
         f"{har_ratio:.2f}x",
         har_ratio >= TARGET_RATIO,
+    )
+    wall_ratio = median([r["seconds"] for r in results["FlowReader, HAR"]]) / median(
+        [r["seconds"] for r in results["provenance import, HAR"]]
+    )
+    section.target(
+        "HAR import speed vs FlowReader on the same file (wall clock, import pool)",
+        "(reported)",
+        f"{wall_ratio:.2f}x",
+        None,
     )
     section.target(
         "Flow-file import speed vs FlowReader on the same file",

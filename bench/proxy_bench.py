@@ -240,6 +240,8 @@ def non_streaming(rig: Rig, section: Section) -> None:
 
 def streaming(rig: Rig, section: Section) -> None:
     modes = ["direct", "mitmdump-stream", "capture"]
+    if rig.capture_before is not None:
+        modes.append("capture-before")
     table = section.table(
         "Streaming (SSE, 20 events 10 ms apart): median over repeats",
         [

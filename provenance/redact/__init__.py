@@ -8,6 +8,8 @@ logged or exported.
   per-exchange secret hashes with ``Redactor.collecting()``);
 - :mod:`provenance.redact.bodies` — what is stored of a body: whole documents, stream frames
   and WebSocket logs, one interface;
+- :mod:`provenance.redact.quick` — the fast path: one walk proving a body's documents need no
+  redaction (same output as the full path, without copies);
 - :mod:`provenance.redact.fragments` — secrets split across stream frames.
 """
 

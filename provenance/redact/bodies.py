@@ -9,6 +9,11 @@ key, one token per frame), then each frame; values found at secret protobuf fiel
 replaced by their tokens; anything else through ``redact_text``. When a split secret cannot be
 mapped back onto the frames, the body is replaced by the redacted joined text of its channels and
 a parse error says so. Never raises for any input; the redactor collects the secret hashes.
+
+Documents the tap already parsed are reused (``TapResult.docs`` / ``document``; never changed
+here), and :mod:`.quick` first proves, in one walk, whether anything needs redacting: when
+nothing does, documents are serialised as they are, with no redacted copy; the output is the
+same either way.
 """
 
 from __future__ import annotations
