@@ -9,7 +9,11 @@ exchange and counts it (``dropped``), so a stalled store never stalls the proxy.
 dies is replaced by the in-process path, which takes back the jobs it left unread.
 
 All counting of a session's exchanges happens here, into the session's
-:class:`~provenance.capture.stats.CaptureStats`.
+:class:`~provenance.capture.stats.CaptureStats`. After :meth:`Handover.close` every exchange is
+counted exactly once: ``written`` (committed: what the database holds), ``journaled`` (kept in
+the store's unstored journal, imported by the next capture) or lost; ``dropped`` is every
+exchange the database does not hold (journaled ones included), so ``written + dropped ==
+exchanges`` always, whatever failed and wherever.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class Handover:
         self.on_record = on_record
         self._worker_written = 0  # rows the worker process(es) committed
         self._worker_lost = 0  # records a worker gave up (failed or still pending at its end)
+        self._worker_journaled = 0  # records a worker kept in the unstored journal
+        self._journal: list[str] = []
         self._worker_failures = 0  # extractions that raised in a worker
         self._worker_reported = False
 
@@ -55,28 +61,29 @@ class Handover:
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Let the worker write what it was handed, flush this process's writer, settle the
-        counters (``written``, ``write_failures``, ``extract_failures``). Never raises."""
+        counters (see the module docstring). Never raises."""
         self._close_worker(timeout)
         wstats = None
         if self.writer is not None:
             try:
                 wstats = self.writer.close(timeout)
+                self._journal += [str(p) for p in self.writer.journal_paths]
             except Exception as exc:
                 logger.warning(
                     "provenance: closing the store writer failed (%s)", type(exc).__name__
                 )
         written, failed = self._worker_written, self._worker_lost
+        journaled = self._worker_journaled
         if wstats is not None:
-            written += getattr(wstats, "written", 0) or 0
-            failed += (getattr(wstats, "failed_records", 0) or 0) + (
-                getattr(wstats, "pending", 0) or 0
-            )
-            dropped = getattr(wstats, "dropped", None)
-            if dropped is not None:
-                self.stats.dropped = max(self.stats.dropped, dropped)
-        if wstats is not None or self._worker_reported:
-            self.stats.written, self.stats.write_failures = written, failed
-        self.stats.extract_failures = self.recorder.stats.failures + self._worker_failures
+            written += wstats.written
+            failed += wstats.failed_records + wstats.pending
+            journaled += wstats.journaled
+        stats = self.stats
+        stats.written, stats.journaled = written, journaled
+        stats.dropped = max(0, stats.exchanges - written)
+        stats.write_failures = max(failed, stats.exchanges - written - journaled)
+        stats.journal = list(dict.fromkeys(self._journal))
+        stats.extract_failures = self.recorder.stats.failures + self._worker_failures
 
     # -- the extraction process ----------------------------------------------------------------
     def _to_worker(self, job: Job) -> bool:
@@ -107,7 +114,7 @@ class Handover:
         if worker is None:
             return
         logger.warning("provenance: extracting in the proxy process from now on")
-        self._merge_report(worker.close(timeout=5.0))
+        self._merge_report(worker, worker.close(timeout=5.0))
         jobs = worker.take_back()
         worker.release()
         for job in jobs:
@@ -129,18 +136,20 @@ class Handover:
             for job in worker.take_back():
                 self._run_here(job, counted=True)
         worker.release()
-        self._merge_report(report)
+        self._merge_report(worker, report)
         self.worker = None
 
-    def _merge_report(self, report: Any) -> None:
+    def _merge_report(self, worker: Any, report: Any) -> None:
+        """Count what ``worker`` stored (its commits as they came, whether or not it reported
+        at the end) and, from its ``report``, what it journaled or lost."""
+        self._worker_written += getattr(worker, "written", 0)
         if report is None:
             return
-        self._worker_reported = True
         self.stats.parse_errors += report.parse_errors
-        self._worker_written += report.written
         self._worker_lost += report.failed_records + report.pending
+        self._worker_journaled += report.journaled
+        self._journal += report.journal
         self._worker_failures += report.extract_failures
-        self.stats.dropped += report.dropped
 
     def seen(self, record: ExchangeRecord) -> None:
         """A record the worker stored (bodies removed): the live log line and ``on_record``."""
@@ -162,8 +171,9 @@ class Handover:
             self.stats.parse_errors += 1
         if self.writer is None:
             from provenance.store import BatchWriter
+            from provenance.store.journal import Journal
 
-            self.writer = BatchWriter(self.store)
+            self.writer = BatchWriter(self.store, journal=Journal(self.store.url))
         if self.writer.submit(record):
             if not counted:
                 self.stats.submitted += 1

@@ -115,6 +115,9 @@ class CaptureSession:
         owns = store is None
         if store is None:
             store = open_capture_store(options.db_url)
+            line = recover_unstored(store)
+            if line:
+                logger.warning("%s", line)
         try:
             redactor = Redactor.from_data_dir()
             session = cls(options, store=store, redactor=redactor, on_record=on_record)
@@ -321,6 +324,17 @@ def open_capture_store(db_url: str | None) -> Any:
     # mitmproxy shows every INFO log line; alembic's migration chatter is noise there.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return open_store(resolve_db_url(db_url), create=True)
+
+
+def recover_unstored(store: Any) -> str | None:
+    """Import into ``store`` what an earlier capture kept in its unstored journal (see
+    :mod:`provenance.store.journal`); the line to show the user, or None. Never raises."""
+    from provenance.store.journal import recover
+
+    try:
+        return recover(store).line()
+    except Exception as exc:
+        return f"provenance: could not import the unstored journal ({type(exc).__name__}: {exc})"
 
 
 def client_ja4(client_hello: Any, *, transport: str = "t") -> str | None:

@@ -17,19 +17,29 @@ class CaptureStats:
 
     exchanges: int = 0  # records built (completed, errored or cut off at shutdown)
     submitted: int = 0  # accepted by the writer's buffer
-    dropped: int = 0  # refused by a full writer buffer
+    dropped: int = (
+        0  # not in the database at the end (refused, journaled, lost): exchanges - written
+    )
     connection_errors: int = 0  # flows that ended in flow.error
     incomplete: int = 0  # still in flight at shutdown, stored with an error
     parse_errors: int = 0  # records with at least one parse error
     extract_failures: int = 0  # extraction raised: a bare row was stored instead
     hook_failures: int = 0  # exceptions caught in a hook (the flow passed unchanged)
-    written: int | None = None  # rows the writer committed (known after close)
-    write_failures: int | None = None
+    written: int | None = None  # rows committed: what the database holds (known after close)
+    write_failures: int | None = None  # not stored and not journaled either: lost
+    journaled: int = 0  # not stored, kept in the unstored journal for the next capture
+    journal: list[str] = field(default_factory=list)  # the journal's files
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stored(self) -> int | None:
+        """What the database holds of this session's exchanges (None before close)."""
+        return self.written
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(data.pop("extra"))
+        data["stored"] = self.written
         return data
 
 
@@ -59,9 +69,15 @@ def summary_line(stats: CaptureStats, store: Any) -> str:
     stored = stats.written if stats.written is not None else stats.submitted
     parts = [f"provenance: {stored} exchange(s) stored in {getattr(store, 'url', store)}"]
     if stats.dropped:
-        parts.append(f"{stats.dropped} dropped (store too slow)")
+        parts.append(f"{stats.dropped} NOT stored")
+    if stats.journaled:
+        where = ", ".join(stats.journal[:2]) + (" …" if len(stats.journal) > 2 else "")
+        parts.append(
+            f"{stats.journaled} of those kept in {where} (the next capture on this store "
+            "imports them)"
+        )
     if stats.write_failures:
-        parts.append(f"{stats.write_failures} failed to write")
+        parts.append(f"{stats.write_failures} lost")
     if stats.connection_errors:
         parts.append(f"{stats.connection_errors} with connection errors")
     if stats.incomplete:

@@ -18,8 +18,13 @@ Contract (the same as the in-loop path, which stays the fallback):
   back is redacted (it sends back each record without its bodies, for the live log line).
 - The child ignores SIGINT and SIGTERM: a Ctrl-C or a signal to the process group stops the proxy,
   and the proxy's shutdown (:meth:`close`) hands over the last jobs and waits for the child to
-  write them. If the proxy itself dies (``kill -9``), the child's read ends with EOF (it holds no
-  write end of the job pipe); it writes what it has already received and exits.
+  write them, up to a deadline it hands over with the end marker. What the store has not taken
+  by then (a full disk, a read-only file, a server gone) the child puts in the store's unstored
+  journal (:mod:`provenance.store.journal`) and reports, well before the proxy stops waiting.
+  If the proxy itself dies (``kill -9``), the child's read ends with EOF (it holds no write end
+  of the job pipe); it writes what it has already received and exits.
+- The child reports every commit as it happens (``written``), so the proxy knows what the
+  database holds even if the child is killed before its final report.
 - If the child dies or cannot open the store, :attr:`alive` turns False; the session then takes
   back the jobs still unread (:meth:`take_back`) and extracts in the loop from then on, so
   nothing already handed over is lost except the jobs the child had taken and not yet written
@@ -58,9 +63,23 @@ class WorkerReport:
     dropped: int = 0
     failed_records: int = 0
     pending: int = 0
+    journaled: int = 0  # records kept in the unstored journal instead of the store
+    journal: list[str] = dataclasses.field(default_factory=list)  # its files
     parse_errors: int = 0  # records with at least one parse error
     extract_failures: int = 0  # extract() raised (a bare row was stored instead)
     error: str | None = None  # why the child could not start, if it could not
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndOfJobs:
+    """The last frame of the job pipe: write everything, journal what is unwritten by
+    ``deadline`` (``time.time()``; None: no deadline), report, exit."""
+
+    deadline: float | None = None
+
+
+EXIT_MARGIN = 0.25  # of close()'s timeout, left for the child to journal and report
+ORPHAN_TIMEOUT = 30.0  # seconds an orphaned child (the proxy died) keeps retrying the store
 
 
 class ExtractWorker:
@@ -91,6 +110,7 @@ class ExtractWorker:
         self._results = results_read
         self._on_seen = on_seen
         self.report: WorkerReport | None = None
+        self.written = 0  # rows the child has committed so far (reported after every commit)
         self._done = threading.Event()
         self._closing = False
         self._process = ctx.Process(
@@ -144,7 +164,7 @@ class ExtractWorker:
             except Exception:
                 used = -1
                 break
-            if job is not None:  # None: the end marker close() sent the child
+            if isinstance(job, Job):  # not the end marker close() sent the child
                 jobs.append(job)
         if used != len(data):
             logger.warning(
@@ -157,11 +177,14 @@ class ExtractWorker:
     def close(self, timeout: float | None = 30.0) -> WorkerReport | None:
         """Hand over the end marker, wait for the child to write everything, return its report.
 
-        None if the child did not report (it died, or ``timeout`` passed: it is then killed).
+        The child journals what the store has not taken ``(1 - EXIT_MARGIN) * timeout`` from
+        now. None if the child did not report (it died, or ``timeout`` passed: it is then
+        killed; :attr:`written` still says what it committed).
         """
         if not self._closing:
             if not self._done.is_set():
-                self._sender.send(pickle.dumps(None))
+                deadline = None if timeout is None else time.time() + timeout * (1 - EXIT_MARGIN)
+                self._sender.send(pickle.dumps(EndOfJobs(deadline)))
             self._closing = True
             atexit.unregister(self.close)
             if not self._done.is_set():
@@ -188,7 +211,9 @@ class ExtractWorker:
                     kind, payload = self._results.recv()
                 except (EOFError, OSError):
                     return
-                if kind == "seen" and self._on_seen is not None:
+                if kind == "written":
+                    self.written += payload
+                elif kind == "seen" and self._on_seen is not None:
                     try:
                         self._on_seen(payload)
                     except Exception as exc:
@@ -228,6 +253,7 @@ def _child_main(
     try:
         from provenance.ingest import Recorder
         from provenance.store import BatchWriter, open_store
+        from provenance.store.journal import Journal
 
         store = open_store(url)
     except Exception as exc:
@@ -235,8 +261,17 @@ def _child_main(
         with contextlib.suppress(Exception):
             results.send(("report", report))
         return
+    lock = threading.Lock()  # the writer thread reports commits while this one sends records
+
+    def send(message: tuple[str, Any]) -> None:
+        with lock, contextlib.suppress(Exception):
+            results.send(message)
+
     recorder = Recorder(redactor, options)
-    writer = BatchWriter(store)
+    writer = BatchWriter(
+        store, journal=Journal(url), on_written=lambda ids: send(("written", len(ids)))
+    )
+    deadline: float | None = time.time() + ORPHAN_TIMEOUT  # if the proxy dies
     try:
         while True:
             # Only the proxy holds the write end: when it dies, the read ends with EOF (also
@@ -244,11 +279,13 @@ def _child_main(
             try:
                 job = pickle.loads(jobs.recv_bytes())
             except (EOFError, OSError):
+                deadline = time.time() + ORPHAN_TIMEOUT
                 break
             except Exception:  # a frame that does not unpickle: the stream cannot be trusted
                 report.error = "an unreadable job from the proxy; stopping"
                 break
-            if job is None:
+            if not isinstance(job, Job):  # the end marker (None from an older proxy)
+                deadline = job.deadline if isinstance(job, EndOfJobs) else None
                 break
             if not jobs.poll():
                 # Caught up: let the next jobs gather before waking again. At a few hundred
@@ -259,10 +296,10 @@ def _child_main(
             record = recorder.record(job)
             writer.submit(record)
             if send_seen:
-                with contextlib.suppress(Exception):
-                    results.send(("seen", replace(record, request_body=None, response_body=None)))
+                send(("seen", replace(record, request_body=None, response_body=None)))
     finally:
-        stats = writer.close(None)
+        timeout = None if deadline is None else max(0.5, deadline - time.time())
+        stats = writer.close(timeout)
         store.close()
         report.parse_errors = recorder.stats.parse_errors
         report.extract_failures = recorder.stats.failures
@@ -270,6 +307,8 @@ def _child_main(
         report.dropped = stats.dropped
         report.failed_records = stats.failed_records
         report.pending = stats.pending
+        report.journaled = stats.journaled
+        report.journal = [str(p) for p in writer.journal_paths]
+        send(("report", report))
         with contextlib.suppress(Exception):
-            results.send(("report", report))
-        results.close()
+            results.close()

@@ -121,7 +121,7 @@ def _print_ready(args: argparse.Namespace, store_url: str, ready: Ready) -> None
 
 def run(args: argparse.Namespace) -> int:
     from provenance.capture.launcher import ProxySettings, run_proxy
-    from provenance.capture.session import open_capture_store
+    from provenance.capture.session import open_capture_store, recover_unstored
     from provenance.capture.stats import describe, summary_line
 
     mode = parse_mode(args.mode)
@@ -139,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
         extract_process=not args.extract_in_proxy,
     )
     store = open_capture_store(options.db_url)  # StoreError (exit 2) before anything listens
+    recovered = recover_unstored(store)
+    if recovered:
+        sys.stderr.write(recovered + "\n")
     settings = ProxySettings(
         listen_host=args.listen_host,
         listen_port=listen_port,
@@ -166,5 +169,6 @@ def run(args: argparse.Namespace) -> int:
         emit_json({"schema": "provenance.capture/1", "store": store.url, **stats.as_dict()})
     else:
         sys.stdout.write(summary_line(stats, store) + "\n")
-    lost = (stats.write_failures or 0) + stats.dropped
-    return 1 if lost else 0
+    # Non-zero when anything acknowledged is not in the database (journaled ones included:
+    # they are safe, but a script reading the store now would not find them).
+    return 1 if stats.dropped or stats.write_failures else 0

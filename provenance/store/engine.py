@@ -137,8 +137,25 @@ def make_engine(url: str, *, create: bool = False, busy_timeout_ms: int | None =
         engine.dispose()
         raise StoreError(
             f"cannot open database {mask_url(parsed)}: {describe_error(exc, parsed)}"
+            + disk_full_hint(parsed)
         ) from exc
     return engine
+
+
+def disk_full_hint(url: str | URL) -> str:
+    """`` (its disk is full: free space in DIR)`` when a SQLite file's filesystem has (almost)
+    no room left, else ``""``: SQLite itself often says only "disk I/O error" then."""
+    path = sqlite_path(url)
+    if path is None:
+        return ""
+    folder = path.absolute().parent
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return ""
+    if info.f_bavail * info.f_frsize >= 64 * 1024:
+        return ""
+    return f" (its disk is full: free space in {folder})"
 
 
 def describe_error(exc: BaseException, url: URL | None = None) -> str:

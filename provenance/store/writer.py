@@ -16,8 +16,13 @@ Contract:
   database rejects the data) is retried record by record, and only the records the database
   rejects on their own are given up (counted in ``failed_records``, logged).
 - :meth:`BatchWriter.close` flushes everything. With a ``timeout``, records still unwritten at the
-  deadline are given up and counted (``failed_records`` for the batch in flight, ``pending`` for
-  the rest of the buffer).
+  deadline are given up: with a :class:`~provenance.store.journal.Journal` they go there
+  (``journaled``; the next capture imports them), else, or when the journal cannot be written
+  either, they are lost and counted (``failed_records`` for the batch in flight, ``pending`` for
+  the rest of the buffer). The same holds for a full buffer (``submit`` journals instead of
+  dropping) and for records the database rejects for their data.
+- ``on_written(ids)`` runs after every commit, so a caller always knows what the database holds,
+  even if this writer never gets to report at the end.
 - Crash safety: what a batch commits is durable (SQLite WAL, PostgreSQL); a ``kill -9`` loses at
   most what was still in the buffer plus the batch in flight.
 """
@@ -30,11 +35,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 
 from provenance.records import ExchangeRecord
 from provenance.store.engine import describe_error
+from provenance.store.journal import Journal
 from provenance.store.store import Store
 
 BATCH = 200  # records per transaction: the live writer's and the file importers' batches
@@ -43,16 +50,18 @@ log = logging.getLogger("provenance.store")
 
 RECORD_OVERHEAD_BYTES = 2048  # rough size of a record without its bodies
 DROP_LOG_INTERVAL_S = 10.0
+SHUTDOWN_RETRY_S = 5.0  # at close, how long a store that is already failing gets to recover
 
 
 @dataclass(frozen=True, slots=True)
 class WriterStats:
     """Counters of a :class:`BatchWriter`, in records unless named otherwise.
 
-    Every submitted record ends up in exactly one of ``written``, ``dropped`` (refused by
-    ``submit``), ``failed_records`` (given up after being taken from the buffer) or ``pending``
-    (still buffered when ``close`` gave up). ``retries`` counts failed write attempts that were
-    retried; ``failed_batches`` the batches (or single records) given up.
+    Every submitted record ends up in exactly one of ``written``, ``journaled`` (kept in the
+    unstored journal for the next start), ``dropped`` (refused by ``submit``), ``failed_records``
+    (given up after being taken from the buffer) or ``pending`` (still buffered when ``close``
+    gave up). ``retries`` counts failed write attempts that were retried; ``failed_batches`` the
+    batches (or single records) given up.
     """
 
     written: int = 0
@@ -61,16 +70,30 @@ class WriterStats:
     failed_batches: int = 0
     failed_records: int = 0
     pending: int = 0
+    journaled: int = 0
 
     @property
     def lost(self) -> int:
-        """Records that will never reach the store."""
+        """Records that will never reach the store (neither written nor journaled)."""
         return self.dropped + self.failed_records + self.pending
 
 
+# SQLSTATE classes of a failure of the database, not of the data: connection (08), invalid
+# transaction state such as a read-only transaction (25), rollback (40), insufficient resources
+# such as a full disk (53), operator intervention such as a shutdown (57), system errors (58).
+_TRANSIENT_SQLSTATE = ("08", "25", "40", "53", "57", "58")
+
+
 def is_transient(error: BaseException) -> bool:
-    """True for failures that retrying the same write can cure (the database, not the data)."""
+    """True for failures that retrying the same write can cure (the database, not the data):
+    a lost or refused connection, a locked or busy SQLite file, a full disk, a read-only file
+    or server. Integrity and data errors are not."""
     if getattr(error, "connection_invalidated", False):
+        return True
+    if isinstance(error, sa_exc.IntegrityError | sa_exc.DataError):
+        return False
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in _TRANSIENT_SQLSTATE:
         return True
     return isinstance(
         error,
@@ -88,7 +111,8 @@ class BatchWriter:
     """Write exchanges to ``store`` from a daemon thread in batches (see the module docstring).
 
     ``on_written(ids)`` (optional) is called from the writer thread after each committed batch,
-    with the new exchange ids; an exception in it is logged and ignored.
+    with the new exchange ids; an exception in it is logged and ignored. ``journal``
+    (optional): where records go that cannot be stored (see the module docstring).
     """
 
     def __init__(
@@ -102,6 +126,7 @@ class BatchWriter:
         retry_initial: float = 0.05,
         retry_max: float = 5.0,
         on_written: Callable[[list[int]], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         if max_batch < 1 or max_buffer < 1 or flush_interval <= 0:
             raise ValueError("max_batch and max_buffer must be >= 1, flush_interval > 0")
@@ -113,6 +138,7 @@ class BatchWriter:
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._on_written = on_written
+        self._journal = journal
 
         self._buffer: collections.deque[tuple[ExchangeRecord, int]] = collections.deque()
         self._bytes = 0
@@ -122,6 +148,12 @@ class BatchWriter:
         self._flush_waiters = 0
         self._written = self._dropped = self._retries = 0
         self._failed_batches = self._failed_records = 0
+        self._journaled = 0
+        self._batch: list[ExchangeRecord] = []  # the batch being written, for close() to save
+        self._closed_stats: WriterStats | None = None
+        self._batch_taken = False
+        self._failing_since: float | None = None  # when the store's current failure began
+        self._pending = 0  # records still buffered at close that could not be journaled
         self._last_drop_log = 0.0
         self._drops_since_log = 0
 
@@ -144,6 +176,15 @@ class BatchWriter:
             full = len(self._buffer) >= self._max_buffer or (
                 self._max_bytes is not None and self._bytes + size > self._max_bytes
             )
+            if (
+                full
+                and not self._closing.is_set()
+                and self._journal is not None
+                and self._journal.append([record], sync=False)
+            ):
+                self._journaled += 1
+                self._note_drop(closing=False, journaled=True)
+                return True
             if full or self._closing.is_set():
                 self._dropped += 1
                 self._note_drop(closing=not full)
@@ -161,6 +202,11 @@ class BatchWriter:
         return len(self._buffer)
 
     @property
+    def journal_paths(self) -> list[Path]:
+        """The unstored journal's files this writer wrote (empty without a journal)."""
+        return list(self._journal.paths) if self._journal is not None else []
+
+    @property
     def stats(self) -> WriterStats:
         """A snapshot of the counters."""
         with self._lock:
@@ -170,7 +216,8 @@ class BatchWriter:
                 retries=self._retries,
                 failed_batches=self._failed_batches,
                 failed_records=self._failed_records,
-                pending=len(self._buffer) if self._abandon.is_set() else 0,
+                pending=self._pending,
+                journaled=self._journaled,
             )
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -194,15 +241,40 @@ class BatchWriter:
         """Stop accepting records, write everything buffered, stop the thread; return the stats.
 
         ``timeout=None`` waits as long as the store needs (it may be down for a while). With a
-        timeout, whatever is unwritten at the deadline is given up and counted.
+        timeout, whatever is unwritten at the deadline is given up (journaled, else counted);
+        when the store is already failing, it gets :data:`SHUTDOWN_RETRY_S` more at most, so a
+        shutdown on a full disk does not wait out the whole timeout.
         """
+        if self._closed_stats is not None:
+            return self._closed_stats
         self._closing.set()
         self._wake.set()
-        self._thread.join(timeout)
+        self._wait_thread(timeout)
         if self._thread.is_alive():
             self._abandon.set()
             self._thread.join(min(1.0, timeout or 1.0))
+        with self._lock:
+            left = [record for record, _ in self._buffer]
+            if self._thread.is_alive() and self._batch:
+                # stuck inside a write: its batch may never commit (if it does after all, the
+                # journal's import skips it as already stored)
+                left = self._batch + left
+                self._batch_taken = True
+            self._buffer.clear()
+            self._bytes = 0
+        if left:
+            self._save(left, lost_as="pending")
+        if self._journal is not None:
+            self._journal.close()
         stats = self.stats
+        self._closed_stats = stats
+        if stats.journaled:
+            log.warning(
+                "store writer closed: %d exchanges could not be stored and are kept in %s "
+                "(the next capture on this store imports them)",
+                stats.journaled,
+                ", ".join(str(p) for p in self._journal.paths) if self._journal else "",
+            )
         if stats.lost:
             log.warning(
                 "store writer closed: %d written, %d lost (%d dropped, %d failed, %d pending)",
@@ -213,6 +285,21 @@ class BatchWriter:
                 stats.pending,
             )
         return stats
+
+    def _wait_thread(self, timeout: float | None) -> None:
+        if timeout is None:
+            self._thread.join()
+            return
+        start = time.monotonic()
+        deadline = start + timeout
+        while self._thread.is_alive():
+            now = time.monotonic()
+            failing = self._failing_since
+            if now >= deadline or (
+                failing is not None and now - max(failing, start) >= SHUTDOWN_RETRY_S
+            ):
+                return
+            self._thread.join(min(0.1, deadline - now))
 
     # ------------------------------------------------------------------------ writer thread
 
@@ -228,16 +315,16 @@ class BatchWriter:
                 batch = [self._buffer.popleft() for _ in range(count)]
                 self._bytes -= sum(size for _, size in batch)
                 self._inflight = count
+                self._batch = [record for record, _ in batch]
             if batch:
                 try:
                     self._write([record for record, _ in batch], split=True)
-                except Exception:  # never let the thread die: count the batch as failed
-                    log.exception("store writer: unexpected error, %d exchanges lost", count)
-                    with self._lock:
-                        self._failed_batches += 1
-                        self._failed_records += count
+                except Exception:  # never let the thread die: save the batch elsewhere
+                    log.exception("store writer: unexpected error writing %d exchanges", count)
+                    self._give_up([record for record, _ in batch])
             with self._idle:
                 self._inflight = 0
+                self._batch = []
                 self._idle.notify_all()
             if closing and not batch:
                 return
@@ -260,12 +347,14 @@ class BatchWriter:
                         for record in batch:
                             self._write([record], split=False)
                         return
-                    log.error("store rejected an exchange, it is lost: %s", reason)
-                    self._give_up(len(batch))
+                    log.error("store rejected an exchange: %s", reason)
+                    self._give_up(batch)
                     return
                 failures += 1
                 with self._lock:
                     self._retries += 1
+                    if self._failing_since is None:
+                        self._failing_since = time.monotonic()
                 if failures == 1:
                     log.warning(
                         "store write failed (%s): keeping %d exchanges and retrying; "
@@ -278,7 +367,7 @@ class BatchWriter:
                     log.debug("store write retry %d failed: %s", failures, reason)
                 if self._abandon.wait(delay):
                     log.error("store writer closing: giving up a batch of %d exchanges", len(batch))
-                    self._give_up(len(batch))
+                    self._give_up(batch)
                     return
                 delay = min(delay * 2, self._retry_max)
                 continue
@@ -286,6 +375,7 @@ class BatchWriter:
                 log.warning("store write succeeded after %d retries", failures)
             with self._lock:
                 self._written += len(ids)
+                self._failing_since = None
             if self._on_written is not None:
                 try:
                     self._on_written(ids)
@@ -293,17 +383,34 @@ class BatchWriter:
                     log.exception("store writer: on_written callback failed")
             return
 
-    def _give_up(self, count: int) -> None:
+    def _give_up(self, batch: Sequence[ExchangeRecord]) -> None:
+        """``batch`` will not be written by this thread: journal it, else count it lost."""
         with self._lock:
+            if self._batch_taken:  # close() already saved (and counted) the batch in flight
+                return
             self._failed_batches += 1
-            self._failed_records += count
+        self._save(batch, lost_as="failed")
 
-    def _note_drop(self, *, closing: bool) -> None:
+    def _save(self, records: Sequence[ExchangeRecord], *, lost_as: str) -> None:
+        """Journal ``records`` (``journaled``), else count them lost (``failed_records`` or
+        ``pending``, as ``lost_as`` says)."""
+        kept = self._journal is not None and self._journal.append(records)
+        with self._lock:
+            if kept:
+                self._journaled += len(records)
+            elif lost_as == "pending":
+                self._pending += len(records)
+            else:
+                self._failed_records += len(records)
+
+    def _note_drop(self, *, closing: bool, journaled: bool = False) -> None:
         # called with self._lock held
         self._drops_since_log += 1
         now = time.monotonic()
         if now - self._last_drop_log >= DROP_LOG_INTERVAL_S:
             why = "writer is closed" if closing else f"buffer full ({self._max_buffer} records)"
+            if journaled:
+                why += ", journaled instead"
             log.warning(
                 "store %s: dropped %d exchanges (%d in total)",
                 why,
