@@ -102,13 +102,20 @@ def import_file(
                 progress(position(), total)
     except (JsonStreamError, OSError, EOFError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = _reason(exc)
-    except Exception as exc:  # FlowReadException and friends
-        if type(exc).__name__ != "FlowReadException":
+    except Exception as exc:  # FlowReadException and friends, or the store refusing
+        if _store_refused(exc):
+            summary.error = _store_reason(exc, store)
+        elif type(exc).__name__ == "FlowReadException":
+            summary.error = f"not a readable mitmproxy flow file ({exc})"
+        else:
             raise
-        summary.error = f"not a readable mitmproxy flow file ({exc})"
     finally:
         try:
             batcher.flush()
+        except Exception as exc:
+            if not _store_refused(exc):
+                raise
+            summary.error = summary.error or _store_reason(exc, store)
         finally:
             summary.stored = batcher.stored
             if batcher.rejected:
@@ -119,6 +126,22 @@ def import_file(
     if progress is not None:
         progress(total, total)
     return summary
+
+
+def _store_refused(exc: BaseException) -> bool:
+    """A failure of the database itself (full disk, read-only, gone, locked), not of a record."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from provenance.store.writer import is_transient
+
+    return isinstance(exc, SQLAlchemyError) and is_transient(exc)
+
+
+def _store_reason(exc: BaseException, store: Any) -> str:
+    from provenance.store.engine import describe_error, disk_full_hint
+
+    url = getattr(store, "url", "")
+    return f"the store refused the write ({describe_error(exc)}){disk_full_hint(url)}"
 
 
 def _reason(exc: BaseException) -> str:

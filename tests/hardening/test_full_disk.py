@@ -29,6 +29,7 @@ from tests.store.test_journal import fill, read_only
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 Start = Callable[..., ProxyProcess]
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "realworld"
 
 
 class Disk:
@@ -208,3 +209,22 @@ def test_a_read_only_postgres_at_start_while_running_and_at_shutdown(
     assert again.stop(signal.SIGTERM) == 0
     assert "120 exchange(s) recovered into the store" in again.output
     assert stored_tags(url) == sorted(sent + more)
+
+
+def test_an_import_into_a_full_disk_says_how_many_were_stored(
+    disk: Disk, start_capture: Start
+) -> None:
+    """``provenance import`` on a disk that fills up: one error line, exit 2, no traceback,
+    and the count it gives is what the database holds."""
+    har = CORPUS / "realworld.har"
+    if not har.is_file():
+        service_missing(f"the recorded corpus is missing: {har}")
+    url = f"sqlite:///{disk.path}/import.sqlite"
+    start_capture(url).stop(signal.SIGTERM)  # an existing, empty store
+    fill(disk.path / "filler", leave=96 * 1024)  # room to open it, not for the whole file
+    done = run_cli("import", str(har), "--db", url)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
+    assert "the store refused the write" in line and "full" in line
+    stored = int(line.split("; the ")[1].split()[0])
+    assert stored == count(url)

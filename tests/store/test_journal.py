@@ -66,12 +66,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def fill(path: Path) -> None:
-    """Write ``path`` until its filesystem is full."""
+def fill(path: Path, leave: int = 0) -> None:
+    """Write ``path`` until its filesystem has ``leave`` bytes free (or none at all)."""
+    info = os.statvfs(path.parent)
+    room = max(0, info.f_bavail * info.f_frsize - leave) if leave else None
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     try:
-        while True:
-            os.write(fd, b"\0" * 512)
+        while room is None or room > 0:
+            chunk = 512 if room is None else min(512, room)
+            os.write(fd, b"\0" * chunk)
+            if room is not None:
+                room -= chunk
     except OSError:
         pass
     finally:
