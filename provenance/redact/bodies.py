@@ -8,7 +8,9 @@ which first redacts secrets split across the frames (:mod:`.fragments`: a stream
 key, one token per frame), then each frame; values found at secret protobuf field paths are
 replaced by their tokens; anything else through ``redact_text``. When a split secret cannot be
 mapped back onto the frames, the body is replaced by the redacted joined text of its channels and
-a parse error says so. Never raises for any input; the redactor collects the secret hashes.
+a parse error says so. A form body (``application/x-www-form-urlencoded``) is redacted field by
+field, as a query string is (``Redactor.redact_query``). Never raises for any input; the
+redactor collects the secret hashes.
 
 Documents the tap already parsed are reused (``TapResult.docs`` / ``document``; never changed
 here), and :mod:`.quick` first proves, in one walk, whether anything needs redacting: when
@@ -50,6 +52,7 @@ LINE_FRAMINGS = frozenset(
         "protobuf",
     }
 )
+FORM_TYPE = "application/x-www-form-urlencoded"
 CUT_ARRAY = "a secret split across the elements of a JSON array stream cut at the body cap"
 
 
@@ -89,7 +92,13 @@ def redact_body(redactor: Redactor, tap: TapResult, errors: list[str]) -> str | 
         return redact_frames(redactor, tap.text.split("\n"), errors, tap.role, tap.docs)
     if tap.framing == "json-array":
         return _cut_array(redactor, tap, errors)
+    if _is_form(tap.content_type):
+        return redactor.redact_query(tap.text)  # field by field, names percent-decoded
     return redactor.redact_text(tap.text)
+
+
+def _is_form(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() == FORM_TYPE
 
 
 _WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.~:%-")

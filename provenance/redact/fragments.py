@@ -31,6 +31,11 @@ projection lines, the elements of a JSON-array stream, WebSocket log lines), in 
    span touches are redacted on their own too and overlapping spans merge into one token.
    This repeats until the joined text redacts to itself (:data:`_ROUNDS` at most).
 
+The same machinery serves a secret split over two *adjacent fields* of one document
+(``{"key_a": "sk-proj-AbC…", "key_b": "…xyz"}``, two neighbouring array items, two neighbouring
+form fields): :func:`split_pair` joins the run of token characters ending one value with the run
+starting the next, and when a secret of the format table straddles the seam, rewrites both.
+
 When a token cannot be mapped back (a redactor that rewrites text other than by inserting
 tokens), the frames are left alone and the result lists the channel's redacted joined text in
 :attr:`SplitSecrets.unmapped`; the caller must then not store the frames (see
@@ -359,6 +364,96 @@ def _redact_channel(fragments: list[_Fragment], redactor: Redactor) -> int:
         for i, text in _rewrite(fragments, spans).items():
             fragments[i].text = text
     raise ValueError("joined text does not settle")
+
+
+TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.~:%$-"
+_MAX_RUN = 1024  # a key half longer than this is not looked for across the seam
+MIN_JOINED = 20  # the shortest key format of the table (an AWS access key id) is 20 long
+
+
+def split_pair(first: str, second: str, redactor: Redactor) -> tuple[str, str] | None:
+    """Both values rewritten when a secret straddles the seam between two adjacent fields
+    (``first`` ends with its start, ``second`` starts with its rest), else None.
+
+    The run of token characters ending ``first`` and the run starting ``second`` (each with one
+    more word across a space, for formats that need a word before the key: ``Bearer …``) are
+    joined and redacted; it counts when the join finds a secret that neither side finds alone
+    (``sk-pr`` + ``oj-…``, ``B`` + ``earer …``), and not when a secret held whole on one side
+    runs on into the other (``gsk_…`` + ``sse``). The rewrite is the stream one:
+    the token where the secret starts, the other field's part of it cut, so the two values
+    joined again read as ``redact_text`` of the joined runs. If the spans cannot be mapped back,
+    both values are replaced whole. Cheap when the seam is not inside a word (one or two
+    character tests) and for short or clean joins (the redactor's caches).
+    """
+    if len(first) + len(second) < MIN_JOINED:
+        return None
+    if not first or not second or first[-1] not in TOKEN_CHARS or second[0] not in TOKEN_CHARS:
+        return None
+    tail, head = _tail_words(first[-_MAX_RUN:]), _head_words(second[:_MAX_RUN])
+    cut, head_end = len(first) - len(tail), len(head)
+    joined = tail + head
+    if len(joined) < MIN_JOINED or redactor.known_clean(joined):
+        return None
+    seam = len(tail)
+    with redactor.probing():  # a span that is no split secret must leave no hash behind
+        redacted = redactor.redact_text(joined)
+        if redacted == joined:
+            return None
+        try:
+            spans = [(s, e) for s, e, _ in secret_spans(joined, redacted, redactor)]
+            before = _own_spans(tail, redactor)
+            after = [(s + seam, e + seam) for s, e in _own_spans(head, redactor)]
+        except ValueError:
+            spans, before, after = [(0, len(joined))], [], []  # unmappable: replaced whole
+    if set(spans) <= {*before, *after}:
+        return None  # each side finds it alone: no split
+    if any(e == seam for _, e in before) or any(s == seam for s, _ in after):
+        return None  # a secret held whole on one side, run on into the other
+    try:
+        fragments = [_Fragment(0, (), 0, tail), _Fragment(0, (), seam, head)]
+        _redact_channel(fragments, redactor)
+    except ValueError:
+        return _whole_pair(first, second, redactor)
+    return first[:cut] + fragments[0].text, fragments[1].text + second[head_end:]
+
+
+def _tail_words(zone: str) -> str:
+    """The run of token characters ``zone`` ends with, and the run before it when only spaces
+    separate them (``Bearer`` in ``… Bear``, kept with the context a format needs)."""
+    run = zone[len(zone.rstrip(TOKEN_CHARS)) :]
+    rest = zone[: len(zone) - len(run)]
+    gap = rest[len(rest.rstrip(" \t")) :]
+    if run and gap:
+        before = rest[: len(rest) - len(gap)]
+        return before[len(before.rstrip(TOKEN_CHARS)) :] + gap + run
+    return run
+
+
+def _head_words(zone: str) -> str:
+    """The run of token characters ``zone`` starts with, and the run after it when only
+    spaces separate them (``earer X…`` after ``B``)."""
+    run = zone[: len(zone) - len(zone.lstrip(TOKEN_CHARS))]
+    rest = zone[len(run) :]
+    after = rest.lstrip(" \t")
+    if run and len(after) < len(rest):
+        return (
+            run
+            + rest[: len(rest) - len(after)]
+            + after[: len(after) - len(after.lstrip(TOKEN_CHARS))]
+        )
+    return run
+
+
+def _own_spans(text: str, redactor: Redactor) -> list[tuple[int, int]]:
+    """The spans ``redact_text`` replaces in ``text`` on its own."""
+    redacted = redactor.redact_text(text)
+    if redacted == text:
+        return []
+    return [(s, e) for s, e, _ in secret_spans(text, redacted, redactor)]
+
+
+def _whole_pair(first: str, second: str, redactor: Redactor) -> tuple[str, str]:
+    return redactor.redact_secret(first, "split"), redactor.redact_secret(second, "split")
 
 
 def stream_text(frames: MutableSequence[object], redactor: Redactor) -> str:

@@ -19,7 +19,9 @@ A regex either matches the secret itself, or has a named group ``s`` holding the
 of the match, such as a ``Bearer`` scheme word or a field name, is kept verbatim).
 
 Regexes start with their literal prefix (no leading look-behind) so that the regex engine can
-search for the prefix quickly. Formats with a short or common prefix (``sk-``, ``AIza``,
+search for the prefix quickly; the one exception, the body of a PEM key before its END line,
+runs only on text holding its trigger and starts with a look-behind that admits one start per
+run of base64, so it stays linear. Formats with a short or common prefix (``sk-``, ``AIza``,
 ``AKIA``, ``hf_`` …) also need a left word boundary, checked afterwards in Python
 (``boundary=True``, see :func:`starts_at_boundary`): ``task-…`` or a base64 blob that happens to
 contain ``AIza`` is not a key. Distinctive prefixes (``sk-ant-``, ``gsk_``, ``eyJ…``) match
@@ -88,6 +90,16 @@ PATTERNS: tuple[SecretPattern, ...] = (
         ("PRIVATE KEY-----",),
         "RFC 7468 (PEM); gitleaks private-key and gcp.go service-account rules",
         boundary=False,
+    ),
+    _p(
+        "private-key",
+        r"(?<![A-Za-z0-9+/=\r\n\\])(?P<s>[A-Za-z0-9+/=\r\n\\]*+)"
+        r"-----END[A-Z ]{0,24}PRIVATE KEY-----",
+        ("PRIVATE KEY-----",),
+        "RFC 7468 (PEM): the rest of a private key whose BEGIN line travels elsewhere (a key "
+        "split over two fields); the END line is kept",
+        boundary=False,
+        check=lambda body: len(body.strip()) >= 16,
     ),
     _p(
         "anthropic",

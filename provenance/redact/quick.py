@@ -6,8 +6,12 @@ with a path per string and a redacted deep copy of every frame. :func:`clean_fra
 frame once, without copying, and answers two questions:
 
 - would ``redact_json`` return this frame unchanged? Conservatively: every object key has no
-  redaction role (or only the *ambiguous* role with no credential-shaped value under it), every
-  key and string redacts to itself, and no string is base64 of a JSON document;
+  redaction role (or only the *ambiguous* role with no credential-shaped value under it, or the
+  *evidence* role), no object is a name/value pair with a credential name, every key and string
+  redacts to itself, no string is base64 of a JSON document, no string is a secret by what it
+  is (``Redactor.value_kind``, unless its name, or its array's name, is evidence) and no two
+  neighbouring strings hold a secret split between them
+  (:func:`~provenance.redact.fragments.split_pair`);
 - would the split-secret pass change anything? It collects each channel's strings exactly as
   :func:`~provenance.redact.fragments.channels` does (same channel keys, same skipped metadata
   keys, same order) and redacts each joined text of two or more fragments.
@@ -24,15 +28,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from provenance.redact.fragments import DISCRIMINATORS, MAX_DEPTH, SKIP_KEYS, discriminator
-from provenance.redact.names import looks_like_credential
-from provenance.redact.redactor import (
-    _AMBIGUOUS,
-    _BASE64_JSON,
-    _BASE64_JSON_MAX,
-    _field_role,
-    _is_token,
+from provenance.redact.fragments import (
+    DISCRIMINATORS,
+    MAX_DEPTH,
+    MIN_JOINED,
+    SKIP_KEYS,
+    TOKEN_CHARS,
+    discriminator,
+    split_pair,
 )
+from provenance.redact.names import looks_like_credential
+from provenance.redact.redactor import _BASE64_JSON, _BASE64_JSON_MAX, _MIN_VALUE_RULE, _is_token
+from provenance.redact.roles import AMBIGUOUS, EVIDENCE, QUIET_ROLES, field_role, pair_value
 
 if TYPE_CHECKING:
     from provenance.redact.redactor import Redactor
@@ -47,7 +54,7 @@ def clean_frames(frames: Sequence[object], redactor: Redactor) -> list[bool] | N
     """Per frame, True when ``redactor.redact_json`` would return it unchanged (``None``
     frames count as clean); ``None`` when secrets split across frames may need redacting."""
     channels: dict[tuple, list[str]] = {}
-    walker = _Walker(redactor.redact_text, channels)
+    walker = _Walker(redactor, channels)
     flags: list[bool] = []
     try:
         for doc in frames:
@@ -66,7 +73,7 @@ def unchanged(doc: object, redactor: Redactor) -> bool:
     """True when ``redactor.redact_json(doc)`` would equal ``doc`` (False when unsure: the
     caller then redacts). For a whole document, where no split-secret pass runs."""
     try:
-        return not _Walker(redactor.redact_text, None).value(doc, (), 0)
+        return not _Walker(redactor, None).value(doc, (), 0)
     except _GiveUp:
         return False
 
@@ -78,13 +85,17 @@ class _Walker:
     judgements are remembered for the walk of one body.
     """
 
-    __slots__ = ("channels", "keys", "leaves", "text")
+    __slots__ = ("channels", "evidence", "keys", "kind", "leaves", "pairs", "redactor", "text")
 
-    def __init__(self, text: Callable[[str], str], channels: dict[tuple, list[str]] | None) -> None:
-        self.text = text
+    def __init__(self, redactor: Redactor, channels: dict[tuple, list[str]] | None) -> None:
+        self.redactor = redactor
+        self.text: Callable[[str], str] = redactor.redact_text
+        self.kind: Callable[[str], str | None] = redactor.value_kind
         self.channels = channels  # None: judge only, collect no channel strings
         self.keys: dict[str, tuple[int, bool]] = {}  # key -> (role, would change)
         self.leaves: dict[str, bool] = {}  # short role-free string -> clean
+        self.evidence: dict[str, bool] = {}  # the same under an evidence name
+        self.pairs: dict[tuple[str, str], bool] = {}  # short neighbouring strings -> split
 
     def value(self, value: object, channel: tuple, depth: int) -> bool:
         """True when redaction would change ``value`` (the top of a frame)."""
@@ -103,17 +114,19 @@ class _Walker:
             raise _GiveUp
         chans = self.channels
         disc = () if chans is None or _DISCRIMINATING.isdisjoint(obj) else discriminator(obj)
-        dirty = False
+        # a name/value pair with a credential name: its value takes that name's role
+        dirty = ("value" in obj or "Value" in obj) and pair_value(obj) is not None
         keys = self.keys
+        prev: str | None = None
         for key, item in obj.items():
             role = 0
             if type(key) is str:
                 judged = keys.get(key)
                 if judged is None:
-                    role = _field_role(key)
+                    role = field_role(key)
                     judged = keys[key] = (
                         role,
-                        bool(role and role != _AMBIGUOUS) or self.text(key) != key,
+                        bool(role & ~QUIET_ROLES) or self.text(key) != key,
                     )
                 role, changes = judged
                 dirty = dirty or changes
@@ -126,37 +139,62 @@ class _Walker:
                         chans.setdefault((*channel, disc, key), []).append(item)
                     if not dirty and not self.leaf_clean(item, role):
                         dirty = True
-            elif kind is dict:
+                    if not dirty and prev and len(prev) + len(item) >= MIN_JOINED:
+                        dirty = self.splits(prev, item)
+                prev = item
+                continue
+            prev = None
+            if kind is dict:
                 sub = (*channel, disc, key) if chans is not None else channel
                 dirty = self.mapping(item, sub, depth + 1) or dirty
             elif kind is list:
                 sub = (*channel, disc, key) if chans is not None else channel
-                dirty = self.sequence(item, sub, depth + 1) or dirty
+                dirty = self.sequence(item, sub, depth + 1, role & EVIDENCE) or dirty
             elif kind not in _SCALARS:
                 dirty = self._other(item) or dirty
         return dirty
 
-    def sequence(self, items: list, channel: tuple, depth: int) -> bool:
+    def sequence(self, items: list, channel: tuple, depth: int, inherited: int = 0) -> bool:
+        """Like :meth:`mapping` for an array; ``inherited`` is the evidence role of the
+        array's name, which its string items (and nested arrays) take."""
         if depth > MAX_DEPTH:
             raise _GiveUp
         dirty = False
         chans = self.channels
         inner = (*channel, "*") if chans is not None else channel
+        prev: str | None = None
         for item in items:
             kind = type(item)
             if kind is str:
                 if item:
                     if chans is not None:
                         chans.setdefault(inner, []).append(item)
-                    if not dirty and not self.leaf_clean(item, 0):
+                    if not dirty and not self.leaf_clean(item, inherited):
                         dirty = True
-            elif kind is dict:
+                    if not dirty and prev and len(prev) + len(item) >= MIN_JOINED:
+                        dirty = self.splits(prev, item)
+                prev = item
+                continue
+            prev = None
+            if kind is dict:
                 dirty = self.mapping(item, inner, depth + 1) or dirty
             elif kind is list:
-                dirty = self.sequence(item, inner, depth + 1) or dirty
+                dirty = self.sequence(item, inner, depth + 1, inherited) or dirty
             elif kind not in _SCALARS:
                 dirty = self._other(item) or dirty
         return dirty
+
+    def splits(self, first: str, second: str) -> bool:
+        """True when a secret is split between two neighbouring strings (``split_pair``);
+        short pairs are remembered for the walk (``id`` then ``object`` in every frame)."""
+        if first[-1] not in TOKEN_CHARS or second[0] not in TOKEN_CHARS:
+            return False  # the seam is not inside a word
+        if len(first) + len(second) > _REMEMBER:
+            return split_pair(first, second, self.redactor) is not None
+        known = self.pairs.get((first, second))
+        if known is None:
+            known = self.pairs[first, second] = split_pair(first, second, self.redactor) is not None
+        return known
 
     @staticmethod
     def _other(item: object) -> bool:
@@ -167,22 +205,27 @@ class _Walker:
         return False
 
     def leaf_clean(self, value: str, role: int) -> bool:
-        """``redact_json``'s leaf rule leaves this non-empty string alone (``role`` is 0 or
-        ambiguous; anything else was already judged dirty)."""
-        if not role:
-            known = self.leaves.get(value)
+        """``redact_json``'s leaf rule leaves this non-empty string alone (``role`` holds no
+        more than the ambiguous and evidence roles; anything else was already judged dirty).
+        Judgements of short strings without the ambiguous role are remembered for the walk,
+        per role (an ``id`` repeats in every frame)."""
+        memo = self.leaves if not role else self.evidence if role == EVIDENCE else None
+        if memo is not None:
+            known = memo.get(value)
             if known is not None:
                 return known
         if _is_token(value):
             clean = True
-        elif role and looks_like_credential(value):
+        elif role & AMBIGUOUS and looks_like_credential(value):
             return False
         elif len(value) <= _BASE64_JSON_MAX and _BASE64_JSON.fullmatch(value) is not None:
             clean = False  # maybe base64 of a JSON document with a secret: the full path judges
+        elif len(value) >= _MIN_VALUE_RULE and not role & EVIDENCE and self.kind(value):
+            clean = False
         else:
             clean = self.text(value) == value
-        if not role and len(value) <= _REMEMBER:
-            self.leaves[value] = clean
+        if memo is not None and len(value) <= _REMEMBER:
+            memo[value] = clean
         return clean
 
 

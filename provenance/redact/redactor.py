@@ -24,7 +24,21 @@ JSON choices (see :mod:`provenance.redact.names` for the name lists):
 - Claude Code's ``metadata.user_id`` (``user_<hash>_account_<uuid>_session_<uuid>``) and the
   top-level OpenAI ``user`` / ``safety_identifier`` fields are personal identifiers: replaced by a
   ``user-id`` token (still correlatable), but not collected, which lists credentials only;
-- every other string, and every object key, goes through :meth:`Redactor.redact_text`.
+- a name/value pair (``{"key"|"name"|"header": <credential name>, "value": S}``, as API
+  clients and tool configs write headers and environment variables) treats ``S`` as if it sat
+  under that name;
+- every other string is judged by what it is (:mod:`provenance.redact.values`: a high-entropy
+  token of credential shape, or base64 of text holding a key) unless its name says it is evidence
+  (:func:`~provenance.redact.names.is_evidence_name`: ids, digests, media, model names; array
+  items inherit their array's name), then goes, like every object key, through
+  :meth:`Redactor.redact_text`;
+- a secret split over two adjacent strings of one object or array is found in their joined
+  text (:func:`~provenance.redact.fragments.split_pair`).
+
+The same value rule applies to whole header values (plus ``Bearer``/``Basic``/``Token``
+credentials in any header), query and form values and path parameters (``;jsessionid=…``),
+except under evidence names. It never applies inside free text: there only the format table
+and the field names of :mod:`provenance.redact.patterns` are used.
 
 In URLs a token is written as is (``?key=[REDACTED:query:…]``), not percent-encoded: stored URLs
 are for reading, and the token must stay recognisable.
@@ -34,20 +48,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import hmac
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
+from provenance.redact.fragments import split_pair
 from provenance.redact.names import (
-    is_ambiguous_field,
-    is_secret_field,
+    is_evidence_name,
     is_secret_header,
     is_secret_query,
     looks_like_credential,
@@ -61,6 +74,18 @@ from provenance.redact.patterns import (
     classify,
     starts_at_boundary,
 )
+from provenance.redact.roles import (
+    AMBIGUOUS,
+    AUTHORIZATION,
+    EVIDENCE,
+    METADATA,
+    PERSONAL_TOP,
+    SECRET,
+    USER_ID,
+    field_role,
+    pair_value,
+)
+from provenance.redact.values import base64_text, is_opaque
 
 _ALL_TRIGGERS = tuple(sorted({t for p in PATTERNS if not p.fold for t in p.triggers}))
 _FOLD_TRIGGERS = tuple(sorted({t for p in PATTERNS if p.fold for t in p.triggers}))
@@ -82,12 +107,18 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _MIN_SECRET_TEXT = 12  # shorter texts can only hold a URL userinfo ("://a:b@", 7 characters)
 _CACHE_LIMIT = 20_000
 _CLEAN_CACHE_MAX_LEN = 200  # short strings known to hold no secret are remembered (ids, roles)
+_MIN_VALUE_RULE = 16  # shorter values are neither opaque tokens nor base64 of a key
 
 _AUTH_SCHEME = re.compile(r"(\s*)([A-Za-z][A-Za-z0-9._-]*)(\s+)(\S.*?)(\s*)\Z", re.S)
 _SIGV4_CREDENTIAL = re.compile(r"(Credential=)([^/,\s]+)")
 _SIGV4_SIGNATURE = re.compile(r"(Signature=)([0-9A-Fa-f]+)")
 _URL_AUTHORITY = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)")
-_PERSONAL_TOP_FIELDS = frozenset({"user", "safetyidentifier"})
+_PATH_PARAMETER = re.compile(r";([^;/?#=]+)=([^;/?#]*)")
+# credentials after these scheme words are hidden in any header (RFC 6750 bearer, RFC 7617 basic)
+_ANY_HEADER_SCHEMES = frozenset({"bearer", "basic", "token", "apikey", "api-key"})
+_SCHEMES = tuple(_ANY_HEADER_SCHEMES)
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]{8,}=*")
+_QUERY_SAFE = "[]:/"  # tokens written into a query stay readable
 
 
 class SecretHashes:
@@ -107,6 +138,10 @@ class SecretHashes:
         return list(self._seen)
 
 
+def _letters_and_digits(value: str) -> bool:
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
 def _is_token(value: str) -> bool:
     return "[REDACTED:" in value and TOKEN_RE.fullmatch(value.strip()) is not None
 
@@ -120,6 +155,7 @@ class Redactor:
         self._key = bytes(key)
         self._cache: dict[str, str] = {}
         self._clean: dict[str, None] = {}
+        self._no_kind: dict[str, None] = {}  # short values known to be no secret by what they are
         self._local = threading.local()  # .blocks: this thread's open collecting() blocks
 
     def __reduce__(self) -> tuple[type[Redactor], tuple[bytes]]:
@@ -176,6 +212,22 @@ class Redactor:
             yield found
         finally:
             blocks.remove(found)
+
+    @contextmanager
+    def probing(self) -> Iterator[None]:
+        """Redaction inside the block collects no hashes in this thread: for probes whose
+        result may be thrown away (is a secret split over these two values?)."""
+        blocks = getattr(self._local, "blocks", None)
+        self._local.blocks = []
+        try:
+            yield
+        finally:
+            self._local.blocks = [] if blocks is None else blocks
+
+    def known_clean(self, text: str) -> bool:
+        """True when ``text`` is known (remembered) to hold nothing ``redact_text`` replaces;
+        False means unknown. A lookup, no search."""
+        return text in self._clean
 
     # ----------------------------------------------------------------------------- text
 
@@ -293,8 +345,47 @@ class Redactor:
             first, sep, attributes = value.partition(";")
             return self._cookie_pair(first) + sep + attributes
         if isinstance(name, str) and is_secret_header(name):
+            scheme = _AUTH_SCHEME.match(value) if " " in value.strip() else None
+            if scheme is not None and scheme[2].lower() in _ANY_HEADER_SCHEMES:
+                return self._authorization(value)  # the scheme word is kept, as in Authorization
             return self._whole(value, "header")
+        if isinstance(name, str) and not is_evidence_name(name):
+            judged = self._header_by_value(value)
+            if judged is not None:
+                return judged
         return self.redact_text(value)
+
+    def _header_by_value(self, value: str) -> str | None:
+        """The header value redacted for what it is (a ``Bearer``/``Basic``/``Token``
+        credential, an opaque token, base64-wrapped text with a key), else None."""
+        m = _AUTH_SCHEME.match(value) if value.lstrip()[:7].lower().startswith(_SCHEMES) else None
+        if m is not None and m[2].lower() in _ANY_HEADER_SCHEMES and not _is_token(m[4]):
+            credential = m[4]
+            if _TOKEN68.fullmatch(credential) and (
+                len(credential) >= 16 or credential.endswith("=") or _letters_and_digits(credential)
+            ):
+                kind = "basic" if m[2].lower() == "basic" else "bearer"
+                return m[1] + m[2] + m[3] + self._whole(credential, kind) + m[5]
+        stripped = value.strip()
+        kind = self.value_kind(stripped)
+        return None if kind is None else self._whole(value, kind)
+
+    def value_kind(self, value: str) -> str | None:
+        """The token kind when the whole of ``value`` is a secret by what it is, else None:
+        an opaque high-entropy token (its format's kind, or ``opaque``), or base64 of text that
+        holds a secret (``base64``). See :mod:`provenance.redact.values`."""
+        if len(value) < _MIN_VALUE_RULE or value in self._no_kind or _is_token(value):
+            return None
+        if is_opaque(value):
+            return classify(value) or "opaque"
+        text = base64_text(value)
+        if text is not None and self.redact_text(text) != text:
+            return "base64"
+        if len(value) <= _CLEAN_CACHE_MAX_LEN:
+            if len(self._no_kind) >= _CACHE_LIMIT:
+                self._no_kind.clear()
+            self._no_kind[value] = None
+        return None
 
     def _whole(self, value: str, default_kind: str) -> str:
         """Replace ``value`` (surrounding spaces kept) by one token; kind from its shape."""
@@ -353,6 +444,8 @@ class Redactor:
                 secret = unquote(userinfo)
                 authority = self.redact_secret(secret, "userinfo") + at + hostport
             prefix, base = scheme + authority, base[m.end() :]
+        if ";" in base:
+            base = _PATH_PARAMETER.sub(self._path_parameter, base)
         base = self.redact_text(base)
         if qsep:
             query = self.redact_query(query)
@@ -363,9 +456,23 @@ class Redactor:
                 fragment = self.redact_text(fragment)
         return prefix + base + qsep + query + hsep + fragment
 
+    def _path_parameter(self, m: re.Match[str]) -> str:
+        """One ``;name=value`` path parameter, judged like a query parameter."""
+        name, value = m[1], m[2]
+        if not value or _is_token(value):
+            return m[0]
+        decoded, plain = unquote(value), unquote(name)
+        if is_secret_query(plain):
+            return f";{name}={self.redact_secret(decoded, classify(decoded) or 'query')}"
+        kind = None if is_evidence_name(plain) else self.value_kind(decoded)
+        return m[0] if kind is None else f";{name}={self.redact_secret(decoded, kind)}"
+
     def redact_query(self, query: str) -> str:
-        """Redact an ``a=1&b=2`` string (a URL query or a form body) parameter by parameter."""
+        """Redact an ``a=1&b=2`` string (a URL query or a form body) parameter by parameter:
+        secret names (percent-decoded first), values that are secrets by what they are (unless
+        the name is evidence), secrets split over two neighbouring values, then the text."""
         parts = query.split("&")
+        self._split_parameters(parts)
         for i, part in enumerate(parts):
             name, eq, value = part.partition("=")
             if not eq:
@@ -374,14 +481,32 @@ class Redactor:
             if not value or _is_token(value):
                 continue
             decoded = unquote_plus(value)
-            if is_secret_query(unquote_plus(name)):
+            plain = unquote_plus(name)
+            if is_secret_query(plain):
                 parts[i] = name + eq + self.redact_secret(decoded, classify(decoded) or "query")
+                continue
+            kind = None if is_evidence_name(plain) else self.value_kind(decoded)
+            if kind is not None:
+                parts[i] = name + eq + self.redact_secret(decoded, kind)
                 continue
             red = self.redact_text(value)
             if red == value and decoded != value and self.redact_text(decoded) != decoded:
                 red = self.redact_secret(decoded, classify(decoded) or "query")
             parts[i] = self.redact_text(name) + eq + red
         return "&".join(parts)
+
+    def _split_parameters(self, parts: list[str]) -> None:
+        """Rewrite, in place, neighbouring ``name=value`` parts whose decoded values hold a
+        secret split between them (:func:`~provenance.redact.fragments.split_pair`)."""
+        for i in range(len(parts) - 1):
+            name, eq, value = parts[i].partition("=")
+            name2, eq2, value2 = parts[i + 1].partition("=")
+            if not (eq and eq2 and value and value2):
+                continue
+            pair = split_pair(unquote_plus(value), unquote_plus(value2), self)
+            if pair is not None:
+                parts[i] = name + eq + quote(pair[0], safe=_QUERY_SAFE)
+                parts[i + 1] = name2 + eq2 + quote(pair[1], safe=_QUERY_SAFE)
 
     # ----------------------------------------------------------------------------- JSON
 
@@ -415,13 +540,19 @@ class Redactor:
             if isinstance(src, dict):
                 new: dict[object, object] = {}
                 dst[slot] = new
+                pair = pair_value(src)
+                split = self._split_strings(src.items()) if len(src) > 1 else None
                 for k, v in src.items():
                     if isinstance(k, str):
-                        role = _field_role(k)
+                        role = field_role(k)
+                        if pair is not None and k == pair[0]:
+                            role |= pair[1]
                         nk: object = text(k)
                     else:
                         role, nk = 0, k
-                    sub_secret = secret or bool(role & _SECRET)
+                    if split and k in split:
+                        v = split[k]
+                    sub_secret = secret or bool(role & SECRET)
                     if isinstance(v, dict | list | tuple):
                         new[nk] = None
                         stack.append((v, new, nk, role, False, sub_secret))
@@ -430,14 +561,39 @@ class Redactor:
             elif isinstance(src, list | tuple):
                 items: list[object] = [None] * len(src)
                 dst[slot] = items
+                inherited = under & EVIDENCE  # array items are judged by the array's name
+                split = self._split_strings(enumerate(src)) if len(src) > 1 else None
                 for i, v in enumerate(src):
-                    if isinstance(v, dict | list | tuple):
+                    if split and i in split:
+                        v = split[i]
+                    if isinstance(v, list | tuple):
+                        stack.append((v, items, i, inherited, False, secret))
+                    elif isinstance(v, dict):
                         stack.append((v, items, i, 0, False, secret))
                     else:
-                        items[i] = leaf(v, 0, 0, False, secret, text)
+                        items[i] = leaf(v, inherited, 0, False, secret, text)
             else:
                 dst[slot] = leaf(src, 0, 0, False, secret, text)
         return holder[0]
+
+    def _split_strings(self, members: Iterable[tuple[object, object]]) -> dict[object, str] | None:
+        """New values for neighbouring string members (or array items, keyed by index) that
+        hold a secret split between them; None when there is none."""
+        out: dict[object, str] | None = None
+        prev_key: object = None
+        prev: str | None = None
+        for k, v in members:
+            if type(v) is not str:
+                prev = None
+                continue
+            if prev is not None:
+                pair = split_pair(prev, v, self)
+                if pair is not None:
+                    out = out or {}
+                    out[prev_key], out[k] = pair
+                    v = pair[1]
+            prev_key, prev = k, v
+        return out
 
     def _base64_json(self, value: str) -> str | None:
         """``value`` when it is base64 of a JSON document holding a secret: the document
@@ -472,17 +628,23 @@ class Redactor:
         if isinstance(v, str):
             if not v or _is_token(v):
                 return v
-            if role & _AUTHORIZATION:
+            if role & AUTHORIZATION:
                 return self._authorization(v)  # keeps the scheme word, like the header
             if secret:
                 return self.redact_secret(v, classify(v) or "field")
             if role:
-                if (role & _USER_ID and under & _METADATA) or (top and role & _PERSONAL_TOP):
+                if (role & USER_ID and under & METADATA) or (top and role & PERSONAL_TOP):
                     return self.redact_secret(v, "user-id")
-                if role & _AMBIGUOUS and looks_like_credential(v):
+                if role & AMBIGUOUS and looks_like_credential(v):
                     return self.redact_secret(v, classify(v) or "field")
             wrapped = self._base64_json(v)
-            return text(v) if wrapped is None else wrapped
+            if wrapped is not None:
+                return wrapped
+            if not role & EVIDENCE:
+                kind = self.value_kind(v)
+                if kind is not None:
+                    return self.redact_secret(v, kind)
+            return text(v)
         if secret and isinstance(v, int | float) and not isinstance(v, bool):
             return self.redact_secret(repr(v), "field")
         return v
@@ -507,26 +669,3 @@ def _triggers_in(value: object) -> list[tuple[str, ...]]:
         tuple(t for t in _ALL_TRIGGERS if t in dumped),
         tuple(t for t in _FOLD_TRIGGERS if t in lowered),
     ]
-
-
-_SECRET, _AMBIGUOUS, _USER_ID, _METADATA, _PERSONAL_TOP, _AUTHORIZATION = 1, 2, 4, 8, 16, 32
-
-
-@functools.lru_cache(maxsize=4096)
-def _field_role(name: str) -> int:
-    """Bit flags saying what a JSON key means for redaction (cached: keys repeat a lot)."""
-    n = normalise(name)
-    role = 0
-    if is_secret_field(name):
-        role |= _SECRET
-    elif is_ambiguous_field(name):
-        role |= _AMBIGUOUS
-    if n == "userid":
-        role |= _USER_ID
-    if n == "metadata":
-        role |= _METADATA
-    if n in _PERSONAL_TOP_FIELDS:
-        role |= _PERSONAL_TOP
-    if n in ("authorization", "proxyauthorization"):
-        role |= _AUTHORIZATION
-    return role

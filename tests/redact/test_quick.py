@@ -29,19 +29,37 @@ BOUNDED = settings(max_examples=150, deadline=None)
 
 KEYS = st.sampled_from(
     ["content", "text", "delta", "id", "model", "type", "index", "token", "api_key", "user",
-     "metadata", "user_id", "choices", "data", "value", "authorization", "x"]
+     "metadata", "user_id", "choices", "data", "value", "authorization", "x", "key", "name",
+     "signature", "digests", "request_id"]
 )  # fmt: skip
 SECRET_VALUES = st.sampled_from([s.value for s in SECRETS if not s.context_only])
+OPAQUE_VALUES = st.sampled_from([s.value for s in SECRETS if s.context_only])  # by shape only
+PAIR_NAMES = st.sampled_from(["x-api-key", "Authorization", "X-Auth-Token", "model", "password"])
+
+
+def _halves(value: str, cut: int) -> list[str]:
+    cut = max(1, min(cut, len(value) - 1))
+    return [value[:cut], value[cut:]]
+
+
 LEAF = (
     st.text(max_size=20)
     | SECRET_VALUES
+    | OPAQUE_VALUES
     | SECRET_VALUES.map(lambda v: base64.b64encode(json.dumps({"api_key": v}).encode()).decode())
+    | SECRET_VALUES.map(lambda v: base64.b64encode(v.encode()).decode())
     | st.integers()
     | st.none()
     | st.booleans()
 )
+HALVES = st.builds(_halves, SECRET_VALUES, st.integers(1, 40))  # a key split in two
+SHAPES = (
+    st.builds(lambda n, v: {"name": n, "value": v}, PAIR_NAMES, LEAF)  # name/value pairs
+    | HALVES  # ... over two array items
+    | HALVES.map(lambda h: {"a": h[0], "b": h[1]})  # ... over two fields
+)
 DOC = st.recursive(
-    LEAF,
+    LEAF | SHAPES,
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(KEYS, kids, max_size=4),
     max_leaves=12,
 )
@@ -156,6 +174,17 @@ def test_docs_kept_only_within_the_kept_text() -> None:
     assert tap.docs is not None
     assert sum(len(k) for k in tap.docs) <= 1000
     assert 0 < len(tap.docs) < 100
+
+
+@BOUNDED
+@given(HALVES, st.booleans())
+def test_a_key_split_over_two_fields_is_found_by_both_paths(halves: list[str], obj: bool) -> None:
+    doc: object = {"a": halves[0], "b": halves[1]} if obj else halves
+    assert not unchanged(doc, R)
+    out = json.dumps(R.redact_json(doc))
+    assert not find_secrets(out.replace('", "', ""), SECRETS), out[:80]  # not even rejoined
+    fast, full, _, _ = _both(["data: " + json.dumps(doc)])
+    assert fast == full
 
 
 @BOUNDED
