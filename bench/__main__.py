@@ -49,6 +49,8 @@ def external_modules() -> list[str]:
     if (ROOT / "bench" / "tokenizer_boundary.py").exists():
         names.append("bench.tokenizer_boundary")
     names += [f"bench.{p.stem}" for p in sorted((ROOT / "bench").glob("logits_*.py"))]
+    if (ROOT / "bench" / "dashboard_gate.py").exists():
+        names.append("bench.dashboard_gate")
     return names
 
 

@@ -137,6 +137,24 @@ def timings(db_key: str, product: str | None, provider: str | None) -> list[dict
     return timing_sample(store(), ExchangeFilter(product=product, provider=provider, limit=None))
 
 
+MAX_EXCHANGE_ID = 2**53 - 1  # the largest whole number a browser's number box holds exactly
+
+
+def exchange_id(raw: str | None) -> int | None:
+    """The exchange id in a query parameter: ASCII digits for a number from 1 to
+    :data:`MAX_EXCHANGE_ID`; None for anything else (missing, ``0``, ``-1``, ``1.5``, ``abc``,
+    other scripts' digits, spaces, larger numbers)."""
+    if not raw or len(raw) > 16 or not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_EXCHANGE_ID else None
+
+
+def shown_id(raw: str) -> str:
+    """A query parameter's value as given, cut to 40 characters, for a message."""
+    return raw if len(raw) <= 40 else raw[:40] + "…"
+
+
 def exchange(exchange_id: int) -> dict[str, Any] | None:
     from provenance.reporting.exchanges import get_exchange
 

@@ -16,26 +16,17 @@ and refuses, before the application sees anything:
 
 WebSocket handshakes get the same Host and Origin checks and are closed (HTTP 403) when refused.
 
-:class:`PasswordGate` adds HTTP Basic authentication against a scrypt hash, for a dashboard
-served beyond loopback (``provenance dashboard --allow-remote --password-env VAR``).
+A dashboard served beyond loopback also needs a password: :class:`provenance.gate.PasswordGate`,
+placed behind this guard.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import ipaddress
-import os
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from provenance.asgi import ASGIApp, Message, Receive, Scope, Send, refuse, request_headers, respond
 
 ALLOW_HOSTS_ENV = "PROVENANCE_ALLOW_HOSTS"  # comma-separated, for the dashboard's process
 
@@ -94,7 +85,7 @@ class RequestGuard:
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """``(status, reason)`` when the request is refused, else None."""
-        headers = _headers(scope)
+        headers = request_headers(scope)
         host_header = headers.get("host")
         host = host_name(host_header or "")
         if not self.host_allowed(host):
@@ -123,15 +114,12 @@ class RequestGuard:
             return
         refused = self.refusal(scope)
         if refused is not None:
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-            else:
-                await _respond(send, *refused)
+            await refuse(scope, send, *refused)
             return
         if self.max_body is not None and scope["type"] == "http":
             body = await _read_body(receive, self.max_body)
             if body is None:
-                await _respond(send, 413, f"the request body is over {self.max_body} bytes")
+                await respond(send, 413, f"the request body is over {self.max_body} bytes")
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
@@ -141,14 +129,6 @@ def _fits(length: str, limit: int | None) -> bool:
     """A ``Content-Length`` value that is a number within ``limit`` (None: any number)."""
     text = length.strip()
     return text.isdigit() and (limit is None or int(text) <= limit)
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    """Header name → value (the first of repeated headers; latin-1 as HTTP defines it)."""
-    out: dict[str, str] = {}
-    for name, value in scope.get("headers") or []:
-        out.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-    return out
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -179,93 +159,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return again
-
-
-async def _respond(send: Send, status: int, reason: str) -> None:
-    body = (reason + "\n").encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-PASSWORD_HASH_ENV = "PROVENANCE_DASHBOARD_PASSWORD_HASH"  # for the dashboard's process
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """``scrypt$<salt hex>$<hash hex>`` of ``password`` (scrypt, N=2^14, r=8, p=1)."""
-    salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def password_matches(stored: str, password: str) -> bool:
-    """Whether ``password`` hashes to ``stored`` (constant-time comparison)."""
-    try:
-        scheme, salt_hex, digest_hex = stored.split("$")
-        salt, digest = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    given = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT, dklen=len(digest))
-    return hmac.compare_digest(given, digest)
-
-
-class PasswordGate:
-    """ASGI middleware: HTTP Basic authentication against a scrypt hash, for every request and
-    WebSocket handshake (browsers resend the credentials to the same origin). The user name is
-    not checked; a wrong or missing password gets 401 and nothing else. Successful checks are
-    remembered per credential for the process's life, so scrypt runs once per credential."""
-
-    def __init__(self, app: ASGIApp, *, password_hash: str) -> None:
-        self.app = app
-        self.password_hash = password_hash
-        self._accepted: set[str] = set()
-
-    def _authorized(self, scope: Scope) -> bool:
-        header = _headers(scope).get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic" or not value.strip():
-            return False
-        if value in self._accepted:
-            return True
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        _, _, password = decoded.partition(":")
-        if password_matches(self.password_hash, password):
-            self._accepted.add(value)
-            return True
-        return False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        body = b"authentication required\n"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"www-authenticate", b'Basic realm="provenance dashboard", charset="UTF-8"'),
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,9 @@
 """Exchange — one stored exchange, redacted, as ``provenance exchanges show N`` prints it, with
 each model id highlighted where it was found.
 
-Opened with ``?id=N`` (from a product's evidence, or typed in).
+Opened with ``?id=N`` (from a product's evidence, or typed in). An id that is not one (``0``,
+``-1``, ``abc``, a number beyond what the page's number box holds) or none at all is a message
+on the page, never an exception.
 """
 
 import streamlit as st
@@ -12,12 +14,24 @@ from provenance.dashboards.nav import pages
 
 flt = filters.sidebar()
 raw_id = st.query_params.get("id", "")
+wanted = data.exchange_id(raw_id)
 chosen = st.number_input(
     "Exchange id",
     min_value=1,
+    max_value=data.MAX_EXCHANGE_ID,
     step=1,
-    value=int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else 1,
+    value=wanted,
+    placeholder="an exchange id, e.g. 1",
 )
+if chosen is None:
+    if raw_id:
+        st.warning(
+            f"No exchange with id {data.md(data.shown_id(raw_id))}: an exchange id is a whole "
+            f"number from 1 to {data.MAX_EXCHANGE_ID:,}."
+        )
+    else:
+        st.info("Type an exchange id above, or open one from a product's evidence.")
+    st.stop()
 if str(chosen) != raw_id:
     st.query_params["id"] = str(chosen)
 doc = data.guarded(data.exchange, int(chosen))

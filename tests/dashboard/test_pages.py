@@ -174,3 +174,33 @@ def test_the_filter_follows_the_reader_to_pages_opened_from_the_navigation(db: s
     products = {r["product"] for r in at.dataframe[0].value.to_dict("records")}
     assert products == {"copilot"}
     assert at.query_params["product"] in ("copilot", ["copilot"])  # the URL shows it again
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["0", "-1", "abc", "1.5", " 1", "99999999999999999999999", "999999999999999999",
+     "9007199254740993", "1e3", "", "١"],
+)  # fmt: skip
+def test_exchange_page_for_a_malformed_id_says_so_without_a_traceback(db: str, raw: str) -> None:
+    at = _page_with("6_Exchange.py", id=raw)
+    messages = " ".join(w.value for w in [*at.warning, *at.info])
+    if raw:
+        assert "No exchange with id" in messages and "whole number" in messages
+    else:
+        assert "exchange id" in messages.lower()
+    assert not at.title  # no exchange shown
+    assert "Traceback" not in messages and ".py" not in messages
+
+
+def test_exchange_page_without_an_id_asks_for_one(db: str) -> None:
+    at = AppTest.from_file(str(PAGES / "6_Exchange.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Type an exchange id" in " ".join(i.value for i in at.info)
+    at.number_input[0].set_value(2).run()
+    assert not at.exception and at.title[0].value == "Exchange 2"
+
+
+def test_exchange_page_for_the_largest_id_says_it_is_not_in_the_store(db: str) -> None:
+    at = _page_with("6_Exchange.py", id=str(2**53 - 1))
+    assert f"No exchange with id {2**53 - 1} in the store" in at.warning[0].value
