@@ -2,7 +2,7 @@
 
 Routes (vLLM's shapes, so that the remote backend talks to this and to vLLM alike):
 
-* ``GET /v1/models``;
+* ``GET /v1/models``; ``GET /health`` (with the requests at work and waiting);
 * ``POST /v1/completions``: ``prompt`` (text or token ids), ``max_tokens`` (0 allowed with
   ``echo``), ``echo``, ``logprobs`` (top-k per position), vLLM's ``prompt_logprobs`` and
   ``return_tokens_as_token_ids``;
@@ -10,11 +10,20 @@ Routes (vLLM's shapes, so that the remote backend talks to this and to vLLM alik
   ``logprobs``, ``top_logprobs``;
 * ``POST /tokenize`` (``prompt`` or ``messages``) and ``POST /detokenize``, as vLLM has them.
 
-Requests pass :class:`~provenance.netguard.RequestGuard` first: this server's own ``Host`` (or a
-``--allow-host`` name) and ``Origin`` only, ``application/json`` bodies of at most
-:data:`MAX_REQUEST_BYTES`, so an oversized prompt is refused before it is parsed or tokenized;
-then prompts above :data:`MAX_PROMPT_TOKENS` tokens and ``max_tokens`` above
-:data:`MAX_NEW_TOKENS` are refused (400) before the model runs.
+Bounded by construction, cheapest check first; each bound is a ``serve-reference`` option:
+
+1. :class:`~provenance.reference.admission.Admission`: at most ``--max-concurrency`` requests at
+   work and ``--max-queue`` waiting (before their bodies are read); the rest get 503 at once.
+2. :class:`~provenance.netguard.RequestGuard`: this server's own ``Host`` (or a ``--allow-host``
+   name) and ``Origin`` only, ``application/json`` bodies of at most ``--max-request-bytes``.
+3. :mod:`~provenance.reference.bodies`: the JSON and every field checked (400 with one line
+   otherwise); token-id prompts over ``--max-prompt-tokens`` refused by their length, text over
+   16 bytes per allowed token refused before it is tokenized, ``max_tokens`` over
+   ``--max-tokens`` refused.
+4. Then the token count and the model's context; the model scores in chunks of positions
+   (``--max-logits-mib`` of logits per forward, see
+   :mod:`~provenance.reference.transformers_backend`), so no request builds the
+   ``[positions, vocabulary]`` matrix.
 
 Decoding is always greedy (temperature is accepted and ignored; the reply says so in
 ``system_fingerprint``). Every logprob is computed by teacher forcing the final sequence with
@@ -23,38 +32,44 @@ Decoding is always greedy (temperature is accepted and ignored; the reply says s
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from provenance.errors import FingerprintError, UsageError
 from provenance.netguard import RequestGuard
+from provenance.reference.admission import BODY_TIMEOUT, MAX_CONCURRENCY, MAX_QUEUE, Admission
 from provenance.reference.base import TOKEN_ID_PREFIX
+from provenance.reference.bodies import (
+    MAX_LOGPROBS,
+    PROMPT_BYTES_PER_TOKEN,
+    Limits,
+    RequestError,
+    error_document,
+    model_name,
+    parse_chat,
+    parse_completion,
+    parse_detokenize,
+    parse_json,
+    parse_tokenize,
+)
 from provenance.reference.transformers_backend import TransformersReference
 
-MAX_LOGPROBS = 20
+__all__ = ["MAX_LOGPROBS", "BackgroundServer", "ReferenceService", "RequestError", "create_app"]
+
 SYSTEM_FINGERPRINT = "provenance-serve-reference-greedy"
-MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a 256k-token prompt is about 1 MB of text
-MAX_PROMPT_TOKENS = 131_072  # also never above the model's own context
+MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a 32k-token prompt is at most about 300 KB of token ids
+MAX_PROMPT_TOKENS = 32_768  # also never above the model's own context
 MAX_NEW_TOKENS = 4096
-
-
-class RequestError(Exception):
-    """A client error answered with HTTP 400 and an OpenAI-style error body."""
-
-
-def _int(
-    body: dict[str, Any], key: str, default: int | None, *, lo: int = 0, hi: int = 1 << 20
-) -> int | None:
-    value = body.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise RequestError(f"{key} must be an integer in {lo}..{hi}")
-    return value
+LOGITS_BUDGET = 64 << 20  # --max-logits-mib: float32 logits of one forward, rows × vocabulary
+log = logging.getLogger(__name__)
 
 
 class ReferenceService:
-    """The request handlers, free of HTTP (tests call them directly too)."""
+    """The request handlers, free of HTTP (tests call them directly too): each takes a JSON
+    object and returns one, or raises :class:`RequestError` (a 400 for the client)."""
 
     def __init__(
         self,
@@ -69,6 +84,7 @@ class ReferenceService:
         self.max_len = int(getattr(ref.model.config, "max_position_embeddings", 0) or 0) or None
         self.max_prompt_tokens = max_prompt_tokens
         self.max_new_tokens = max_new_tokens
+        self.limits = Limits(max_prompt_tokens, max_new_tokens, ref.vocab_size())
 
     def _tok(self, ids: list[int], as_ids: bool) -> list[str]:
         if as_ids:
@@ -82,14 +98,31 @@ class ReferenceService:
             )
         return ids
 
-    def _max_tokens(self, body: dict[str, Any], key: str, default: int | None) -> int | None:
-        if default is not None:
-            default = min(default, self.max_new_tokens)
-        return _int(body, key, default, hi=self.max_new_tokens)
-
     def _check_len(self, n: int) -> None:
         if self.max_len and n > self.max_len:
             raise RequestError(f"{n} tokens exceed the model's context of {self.max_len}")
+
+    def _chat_ids(self, messages: Sequence[dict[str, str]], generation_prompt: bool) -> list[int]:
+        """The messages rendered with the chat template, held to the text bound, tokenized."""
+        from jinja2 import TemplateError
+
+        try:
+            text = self.ref.render_chat(messages, add_generation_prompt=generation_prompt)
+        except UsageError as exc:
+            raise RequestError(f"this model cannot chat: {exc}") from None
+        except TemplateError as exc:
+            raise RequestError(f"the chat template refused the messages: {exc}") from None
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise RequestError("the chat template made text that is not valid Unicode") from None
+        if size > self.limits.max_text_bytes:
+            raise RequestError(
+                f"the rendered chat is {size} bytes; this server tokenizes at most "
+                f"{self.limits.max_text_bytes} ({PROMPT_BYTES_PER_TOKEN} per token of "
+                "--max-prompt-tokens)"
+            )
+        return self._check_prompt(self.ref.tokenize(text))
 
     def models(self) -> dict[str, Any]:
         return {
@@ -98,32 +131,21 @@ class ReferenceService:
                       "max_model_len": self.max_len}],
         }  # fmt: skip
 
-    def _prompt_ids(self, prompt: Any) -> list[int]:
-        if isinstance(prompt, list) and len(prompt) == 1 and not isinstance(prompt[0], int):
-            prompt = prompt[0]
+    def _prompt_ids(self, prompt: str | tuple[int, ...]) -> list[int]:
         if isinstance(prompt, str):
-            return self._check_prompt(self.ref.tokenize(prompt))
-        if isinstance(prompt, list) and prompt and all(isinstance(i, int) for i in prompt):
-            self._check_prompt(prompt)
-            size = self.ref.vocab_size()
-            if any(not 0 <= i < size for i in prompt):
-                raise RequestError("prompt token id out of range")
-            return list(prompt)
-        raise RequestError("prompt must be a string or a non-empty list of token ids (one prompt)")
+            ids = self._check_prompt(self.ref.tokenize(prompt))
+            if not ids:
+                raise RequestError("prompt is empty once tokenized")
+            return ids
+        return list(prompt)  # ids: counted and range-checked by the parser
 
     def completions(self, body: dict[str, Any]) -> dict[str, Any]:
-        prompt_ids = self._prompt_ids(body.get("prompt"))
-        echo = bool(body.get("echo", False))
-        max_tokens = self._max_tokens(body, "max_tokens", 16)
-        logprobs = _int(body, "logprobs", None, hi=MAX_LOGPROBS)
-        prompt_lp = _int(body, "prompt_logprobs", None, hi=MAX_LOGPROBS)
-        as_ids = bool(body.get("return_tokens_as_token_ids", False))
-        if (body.get("n") or 1) != 1:
-            raise RequestError("only n=1 is supported")
-        if max_tokens == 0 and not echo:
-            raise RequestError("max_tokens=0 needs echo=true")
-        self._check_len(len(prompt_ids) + (max_tokens or 0))
-        new, stopped = self.ref.generate_greedy(prompt_ids, max_tokens or 0)
+        req = parse_completion(body, self.limits)
+        prompt_ids = self._prompt_ids(req.prompt)
+        echo, max_tokens, logprobs, as_ids = req.echo, req.max_tokens, req.logprobs, req.as_ids
+        prompt_lp = req.prompt_logprobs
+        self._check_len(len(prompt_ids) + max_tokens)
+        new, stopped = self.ref.generate_greedy(prompt_ids, max_tokens)
         full = prompt_ids + new
         k = max(logprobs or 0, prompt_lp or 0)
         rows = self.ref.score([full], top_k=max(k, 1))[0] if len(full) > 1 else []
@@ -176,24 +198,11 @@ class ReferenceService:
         return self._envelope("text_completion", choice, len(prompt_ids), len(new))
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise RequestError("messages must be a non-empty list")
-        for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("content"), str):
-                raise RequestError("each message needs a role and a string content")
-        max_tokens = self._max_tokens(body, "max_completion_tokens", None)
-        if max_tokens is None:
-            max_tokens = self._max_tokens(body, "max_tokens", 16)
-        want_lp = bool(body.get("logprobs", False))
-        top_n = _int(body, "top_logprobs", None, hi=MAX_LOGPROBS)
-        if top_n is not None and not want_lp:
-            raise RequestError("top_logprobs needs logprobs=true")
-        prompt_ids = self._check_prompt(
-            self.ref.apply_chat_template(messages, add_generation_prompt=True)
-        )
-        self._check_len(len(prompt_ids) + (max_tokens or 0))
-        new, stopped = self.ref.generate_greedy(prompt_ids, max_tokens or 0)
+        req = parse_chat(body, self.limits)
+        max_tokens, want_lp, top_n = req.max_tokens, req.logprobs, req.top_logprobs
+        prompt_ids = self._chat_ids(req.messages, generation_prompt=True)
+        self._check_len(len(prompt_ids) + max_tokens)
+        new, stopped = self.ref.generate_greedy(prompt_ids, max_tokens)
         shown = new[:-1] if stopped else new
         content = self.ref.tokenizer.decode(shown, skip_special_tokens=False)
         choice: dict[str, Any] = {
@@ -219,29 +228,24 @@ class ReferenceService:
         return self._envelope("chat.completion", choice, len(prompt_ids), len(new))
 
     def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
-        if "messages" in body:
-            ids = self.ref.apply_chat_template(
-                body["messages"],
-                add_generation_prompt=bool(body.get("add_generation_prompt", True)),
-            )
-        elif isinstance(body.get("prompt"), str):
-            ids = self.ref.tokenize(body["prompt"])
+        req = parse_tokenize(body, self.limits)
+        if req.messages is not None:
+            ids = self._chat_ids(req.messages, req.add_generation_prompt)
         else:
-            raise RequestError("tokenize needs prompt (a string) or messages")
-        self._check_prompt(ids)
+            ids = self._check_prompt(self.ref.tokenize(req.prompt or ""))
         out: dict[str, Any] = {"tokens": ids, "count": len(ids), "max_model_len": self.max_len}
-        if body.get("return_token_strs"):
+        if req.return_token_strs:
             out["token_strs"] = self.ref.token_strings(ids)
         return out
 
     def detokenize(self, body: dict[str, Any]) -> dict[str, Any]:
-        tokens = body.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(i, int) for i in tokens):
-            raise RequestError("tokens must be a list of token ids")
-        size = self.ref.vocab_size()
-        if any(not 0 <= i < size for i in tokens):
-            raise RequestError("token id out of range")
-        return {"prompt": self.ref.tokenizer.decode(tokens, clean_up_tokenization_spaces=False)}
+        req = parse_detokenize(body, self.limits)
+        text = self.ref.tokenizer.decode(
+            list(req.tokens),
+            skip_special_tokens=req.skip_special_tokens,
+            clean_up_tokenization_spaces=False,
+        )
+        return {"prompt": text}
 
     def _envelope(
         self, kind: str, choice: dict[str, Any], prompt_n: int, completion_n: int
@@ -263,9 +267,15 @@ def create_app(
     *,
     allow_hosts: tuple[str, ...] = (),
     max_request_bytes: int = MAX_REQUEST_BYTES,
+    max_concurrency: int = MAX_CONCURRENCY,
+    max_queue: int = MAX_QUEUE,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Any:
-    """The starlette application over ``service``, behind :class:`~provenance.netguard.RequestGuard`
-    (own Host and Origin only, JSON bodies of at most ``max_request_bytes``)."""
+    """The starlette application over ``service`` behind
+    :class:`~provenance.reference.admission.Admission` (``max_concurrency`` at work,
+    ``max_queue`` waiting, bodies within ``body_timeout`` s) and
+    :class:`~provenance.netguard.RequestGuard` (own Host and Origin only, JSON bodies of at most
+    ``max_request_bytes``). Every answer that is not a 200 has OpenAI's error shape, one line."""
     from provenance.optional import require
 
     require("starlette", "serve", "serving a reference model")
@@ -276,17 +286,16 @@ def create_app(
     from starlette.routing import Route
 
     def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-        return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status)
+        return JSONResponse(error_document(status, message, kind), status)
 
     def post(handler: Any) -> Any:
         async def endpoint(request: Request) -> JSONResponse:
+            raw = await request.body()  # at most max_request_bytes: the guard read it
             try:
-                body = await request.json()
-            except ValueError:
-                return error(400, "the body must be a JSON object")
-            if not isinstance(body, dict):
-                return error(400, "the body must be a JSON object")
-            model = body.get("model")
+                body = parse_json(raw)
+                model = model_name(body)
+            except RequestError as exc:
+                return error(400, str(exc))
             if model is not None and model != service.name and handler != service.detokenize:
                 message = f"model {model!r} does not exist; this server serves {service.name!r}"
                 return error(404, message, "not_found_error")
@@ -294,6 +303,11 @@ def create_app(
                 return JSONResponse(await run_in_threadpool(handler, body))
             except RequestError as exc:
                 return error(400, str(exc))
+            except FingerprintError as exc:  # out of memory while scoring
+                return error(503, str(exc), "server_error")
+            except Exception as exc:  # a bug: one line for the client, the traceback logged
+                log.exception("serve-reference: %s failed", request.url.path)
+                return error(500, f"internal error ({type(exc).__name__})", "server_error")
 
         return endpoint
 
@@ -301,7 +315,8 @@ def create_app(
         return JSONResponse(service.models())
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "active": admission.active,
+                             "queued": admission.queued})  # fmt: skip
 
     app = Starlette(routes=[
         Route("/v1/models", models, methods=["GET"]),
@@ -311,7 +326,11 @@ def create_app(
         Route("/tokenize", post(service.tokenize), methods=["POST"]),
         Route("/detokenize", post(service.detokenize), methods=["POST"]),
     ])  # fmt: skip
-    return RequestGuard(app, allow_hosts=allow_hosts, json_only=True, max_body=max_request_bytes)
+    guard = RequestGuard(app, allow_hosts=allow_hosts, json_only=True, max_body=max_request_bytes)
+    admission = Admission(
+        guard, max_active=max_concurrency, max_queued=max_queue, body_timeout=body_timeout
+    )
+    return admission
 
 
 class BackgroundServer:

@@ -4,16 +4,26 @@ CUDA with bf16 when a GPU is present, CPU float32 otherwise. Sequences are score
 (right padding, attention mask) under a token budget; the log-softmax is taken only at the
 requested positions, in float32. Loading fails with one line naming the folder when the folder
 is not a causal LM, has no weights, or does not fit in the available memory.
+
+Memory is bounded by construction, not by the length of what is scored: a batch runs through the
+model's own forward a chunk of positions at a time (the key/value cache carries the prefix, as in
+``generate``'s chunked prefill), so the ``[rows, vocabulary]`` logits of one forward never exceed
+``logits_budget`` bytes as float32 (512 MiB by default; ``serve-reference`` uses 64 MiB), nor
+``token_budget`` rows; only each position's top-k and requested log-probabilities leave the
+chunk. Greedy generation prefills in chunks of the same size. What one call holds at once is
+therefore the key/value cache of its batch, one chunk's activations and at most three
+``logits_budget``-sized matrices (the chunk's logits, the rows selected, their log-softmax).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +36,7 @@ TOKENIZER_FILES = (
     "tokenizer.model", "vocab.json", "merges.txt", "tiktoken.model",
 )  # fmt: skip
 _FULL_HASH_LIMIT = 64 << 20  # weight files above this are digested from header + sampled chunks
+LOGITS_BUDGET = 512 << 20  # bytes of one forward's float32 logits (rows × vocabulary)
 _DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
                 "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "F4": 1}  # fmt: skip
 
@@ -133,6 +144,7 @@ class TransformersReference(ReferenceModel):
         name: str | None = None,
         device: str | None = None,
         token_budget: int = 8192,
+        logits_budget: int = LOGITS_BUDGET,
     ) -> None:
         try:
             import torch
@@ -148,12 +160,15 @@ class TransformersReference(ReferenceModel):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         self.token_budget = token_budget
+        self.logits_budget = logits_budget
         self._lock = threading.Lock()
         self._identity: str | None = None
         self._vocab: dict[str, int] | None = None
         self._check_memory()
         self.tokenizer = self._load_tokenizer()
         self.model = self._load_model()
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_key = "cache" if "cache" in params else "past_key_values"  # transformers 5.x
 
     # -- loading -------------------------------------------------------------------------------
     def _check_memory(self) -> None:
@@ -221,14 +236,28 @@ class TransformersReference(ReferenceModel):
     def apply_chat_template(
         self, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True
     ) -> list[int]:
+        text = self.render_chat(messages, add_generation_prompt=add_generation_prompt)
+        return self.tokenize(text)
+
+    def render_chat(
+        self, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True
+    ) -> str:
+        """``messages`` rendered with the chat template, as text (what
+        :meth:`apply_chat_template` tokenizes, without special tokens, as transformers does).
+        Raises ``UsageError`` when the tokenizer has no template, jinja2's ``TemplateError``
+        when the template refuses the messages."""
         if not getattr(self.tokenizer, "chat_template", None):
             raise UsageError(f"reference {self.folder}: its tokenizer has no chat template")
-        out = self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=add_generation_prompt, tokenize=True
+        text = self.tokenizer.apply_chat_template(
+            [dict(m) for m in messages], add_generation_prompt=add_generation_prompt, tokenize=False
         )
-        if isinstance(out, Mapping) or hasattr(out, "keys"):
-            out = out["input_ids"]
-        return [int(i) for i in out]
+        return text if isinstance(text, str) else str(text[0])
+
+    def chunk_rows(self) -> int:
+        """Rows of logits (sequences × positions) one forward may produce: ``logits_budget``
+        bytes of float32 over the vocabulary, at most ``token_budget``, at least 1."""
+        per_row = 4 * max(1, self.vocab_size())
+        return max(1, min(self.token_budget, self.logits_budget // per_row))
 
     def score(
         self,
@@ -240,20 +269,22 @@ class TransformersReference(ReferenceModel):
         import torch
 
         wanted = check_positions(sequences, positions)
-        results: list[list[PositionLogprobs]] = [[] for _ in sequences]
-        for i, lp in self._distributions(sequences, wanted):
-            pos = wanted[i]
-            actual = [sequences[i][j] for j in pos]
-            index = torch.tensor(actual, dtype=torch.long)[:, None]
-            act_lp = lp.gather(1, index)[:, 0].tolist()
+        found: list[dict[int, PositionLogprobs]] = [{} for _ in sequences]
+
+        def visit(i: int, ns: list[int], lp: Any) -> None:
+            actual = [sequences[i][wanted[i][n]] for n in ns]
+            index = torch.tensor(actual, dtype=torch.long, device=lp.device)[:, None]
+            act_lp = lp.gather(1, index)[:, 0].cpu().tolist()
             top = lp.topk(min(top_k, lp.shape[-1]), dim=-1)
             top_ids, top_vals = top.indices.cpu().tolist(), top.values.cpu().tolist()
-            results[i] = [
-                PositionLogprobs(j, int(actual[n]), float(act_lp[n]),
-                                 tuple(zip(top_ids[n], top_vals[n], strict=True)))
-                for n, j in enumerate(pos)
-            ]  # fmt: skip
-        return results
+            for m, n in enumerate(ns):
+                found[i][n] = PositionLogprobs(
+                    wanted[i][n], int(actual[m]), float(act_lp[m]),
+                    tuple(zip(top_ids[m], top_vals[m], strict=True)),
+                )  # fmt: skip
+
+        self._scan(sequences, wanted, visit)
+        return [[found[i][n] for n in range(len(wanted[i]))] for i in range(len(sequences))]
 
     def score_tokens(
         self,
@@ -264,64 +295,110 @@ class TransformersReference(ReferenceModel):
         import torch
 
         wanted = check_positions(sequences, positions)
-        results: list[list[list[float]]] = [[] for _ in sequences]
-        for i, lp in self._distributions(sequences, wanted):
-            cands = candidates[i]
-            rows = [n for n, c in enumerate(cands) for _ in c]
-            cols = [t for c in cands for t in c]
-            flat = lp[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)]
-            values = flat.tolist()
-            start = 0
-            for c in cands:
-                results[i].append(values[start : start + len(c)])
-                start += len(c)
-        return results
+        found: list[dict[int, list[float]]] = [{} for _ in sequences]
 
-    def _distributions(self, sequences: Sequence[Sequence[int]], wanted: list[list[int]]) -> Any:
-        """Yield ``(i, log-probabilities [len(wanted[i]), vocab])`` per sequence with positions,
-        in batches of at most ``token_budget`` tokens (shortest sequences first)."""
+        def visit(i: int, ns: list[int], lp: Any) -> None:
+            rows = [m for m, n in enumerate(ns) for _ in candidates[i][n]]
+            cols = [t for n in ns for t in candidates[i][n]]
+            at = {"dtype": torch.long, "device": lp.device}
+            flat = lp[torch.tensor(rows, **at), torch.tensor(cols, **at)]
+            values = flat.cpu().tolist()
+            start = 0
+            for n in ns:
+                width = len(candidates[i][n])
+                found[i][n] = values[start : start + width]
+                start += width
+
+        self._scan(sequences, wanted, visit)
+        return [[found[i][n] for n in range(len(wanted[i]))] for i in range(len(sequences))]
+
+    def _scan(
+        self,
+        sequences: Sequence[Sequence[int]],
+        wanted: list[list[int]],
+        visit: Callable[[int, list[int], Any], None],
+    ) -> None:
+        """Call ``visit(i, ns, lp)`` until every requested position has been seen once: ``lp`` is
+        the float32 ``[len(ns), vocab]`` log-softmax at positions ``wanted[i][n]``, ``n`` in
+        ``ns``, on the model's device. Batches hold at most ``token_budget`` tokens and at most
+        :meth:`chunk_rows` sequences (shortest sequences first)."""
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        most = self.chunk_rows()
         batch: list[int] = []
         longest = 0
         for i in order:
+            if not wanted[i]:
+                continue
             longest = max(longest, len(sequences[i]))
-            if batch and longest * (len(batch) + 1) > self.token_budget:
-                yield from self._batch_distributions(sequences, wanted, batch)
+            if batch and (longest * (len(batch) + 1) > self.token_budget or len(batch) >= most):
+                self._scan_batch(sequences, wanted, batch, visit)
                 batch, longest = [], len(sequences[i])
             batch.append(i)
         if batch:
-            yield from self._batch_distributions(sequences, wanted, batch)
+            self._scan_batch(sequences, wanted, batch, visit)
 
-    def _batch_distributions(
-        self, sequences: Sequence[Sequence[int]], wanted: list[list[int]], batch: list[int]
-    ) -> Any:
+    def _scan_batch(
+        self,
+        sequences: Sequence[Sequence[int]],
+        wanted: list[list[int]],
+        batch: list[int],
+        visit: Callable[[int, list[int], Any], None],
+    ) -> None:
+        """One batch, ``chunk_rows() // len(batch)`` positions per forward; the prefix of each
+        chunk is in the key/value cache. The logits at index ``j - 1`` predict position ``j``."""
         import torch
 
-        width = max(len(sequences[i]) for i in batch)
+        # (index of the logits row, n) per sequence, in the order the chunks reach them
+        needs = [sorted((j - 1, n) for n, j in enumerate(wanted[i])) for i in batch]
+        width = max(need[-1][0] for need in needs) + 1  # no forward past the last logits needed
         ids = torch.zeros((len(batch), width), dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, i in enumerate(batch):
-            seq = torch.tensor(list(sequences[i]), dtype=torch.long)
+            seq = torch.tensor(list(sequences[i][:width]), dtype=torch.long)
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        step = max(1, self.chunk_rows() // len(batch))
+        cursor = [0] * len(batch)
         with self._lock, torch.inference_mode():
-            try:
-                logits = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                ).logits
-            except torch.OutOfMemoryError as exc:
-                raise FingerprintError(
-                    f"reference {self.folder}: out of memory while scoring; lower the token budget"
-                ) from exc
-            out = []
-            for row, i in enumerate(batch):
-                pos = wanted[i]
-                if not pos:
-                    continue
-                prev = torch.tensor([j - 1 for j in pos], device=logits.device)
-                out.append((i, torch.log_softmax(logits[row].index_select(0, prev).float(), -1)))
-        for i, lp in out:
-            yield i, lp.cpu()
+            cache = None
+            for start in range(0, width, step):
+                end = min(width, start + step)
+                kwargs: dict[str, Any] = {"use_cache": width > step}
+                if cache is not None:
+                    kwargs[self._cache_key] = cache
+                try:
+                    out = self.model(
+                        input_ids=ids[:, start:end], attention_mask=mask[:, :end], **kwargs
+                    )
+                except torch.OutOfMemoryError as exc:
+                    raise FingerprintError(
+                        f"reference {self.folder}: out of memory while scoring; lower the token "
+                        "budget or the logits budget"
+                    ) from exc
+                cache = getattr(out, self._cache_key, None)
+                logits = out.logits
+                del out
+                for row, i in enumerate(batch):
+                    need, first = needs[row], cursor[row]
+                    last = first
+                    while last < len(need) and need[last][0] < end:
+                        last += 1
+                    if last == first:
+                        continue
+                    cursor[row] = last
+                    local = [k - start for k, _ in need[first:last]]
+                    lo, hi = local[0], local[-1] + 1
+                    if hi - lo == len(local):  # consecutive rows (the usual case): a view
+                        picked = logits[row, lo:hi]
+                    else:
+                        picked = logits[row].index_select(
+                            0, torch.tensor(local, device=logits.device)
+                        )
+                    lp = torch.log_softmax(picked.float(), -1)
+                    visit(i, [n for _, n in need[first:last]], lp)
+                    del picked, lp
+                del logits
 
     def generate_greedy(self, ids: Sequence[int], max_new_tokens: int) -> tuple[list[int], bool]:
         """Greedy continuation of ``ids``: (new ids, whether it stopped at an end-of-sequence id).
@@ -337,6 +414,7 @@ class TransformersReference(ReferenceModel):
         eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
         config = GenerationConfig(
             do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos_ids or None,
+            prefill_chunk_size=self.chunk_rows() if len(ids) > self.chunk_rows() else None,
             pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
             else (eos_ids[0] if eos_ids else 0),
         )  # fmt: skip

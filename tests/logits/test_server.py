@@ -155,12 +155,17 @@ def test_prompt_and_generation_caps_refuse_before_the_model_runs(base_reference)
     from provenance.reference.server import ReferenceService, RequestError
 
     service = ReferenceService(base_reference, "base-a", max_prompt_tokens=4, max_new_tokens=8)
-    long_text = "the quick brown fox jumps over the lazy dog " * 4
+    text = "the quick brown fox jumps over"  # 30 bytes: under the text bound, over 4 tokens
+    long_text = "the quick brown fox jumps over the lazy dog " * 4  # 176 bytes: over 4 × 16
     with pytest.raises(RequestError, match="accepts 4"):
+        service.completions({"prompt": text, "max_tokens": 1})
+    with pytest.raises(RequestError, match="at most 64 bytes"):  # never tokenized
         service.completions({"prompt": long_text, "max_tokens": 1})
     with pytest.raises(RequestError, match="accepts 4"):
         service.completions({"prompt": list(range(1, 10)), "max_tokens": 1})
-    with pytest.raises(RequestError, match="accepts 4"):
+    with pytest.raises(RequestError, match="accepts 4"):  # 53 bytes rendered, 9 tokens
+        service.chat({"messages": [{"role": "user", "content": "fox"}]})
+    with pytest.raises(RequestError, match="over 64 bytes"):
         service.chat({"messages": [{"role": "user", "content": long_text}]})
     with pytest.raises(RequestError, match="max_tokens"):
         service.completions({"prompt": [1, 2], "max_tokens": 9})
