@@ -251,8 +251,7 @@ def test_a_store_that_still_refuses_keeps_the_records_for_next_time(
 def test_a_lock_held_through_close_journals_everything(sqlite_url: str) -> None:
     """SQLite's lock timeout: the writer retries, then the shutdown puts the records in the
     journal, and the next start imports them."""
-    with open_store(sqlite_url, create=True) as store:
-        pass
+    open_store(sqlite_url, create=True).close()
     with sqlite_write_lock(sqlite_url):
         store = open_store(sqlite_url, busy_timeout_ms=50)
         writer = BatchWriter(
@@ -270,8 +269,7 @@ def test_a_lock_held_through_close_journals_everything(sqlite_url: str) -> None:
 
 
 def test_a_read_only_sqlite_file_journals_at_close(sqlite_url: str, tmp_path: Path) -> None:
-    with open_store(sqlite_url, create=True):
-        pass
+    open_store(sqlite_url, create=True).close()
     path = sqlite_url.removeprefix("sqlite:///")
     store = open_store(f"sqlite:///file:{path}?mode=ro&uri=true")
     writer = BatchWriter(store, flush_interval=0.02, retry_max=0.2, journal=Journal(sqlite_url))
@@ -283,8 +281,7 @@ def test_a_read_only_sqlite_file_journals_at_close(sqlite_url: str, tmp_path: Pa
 
 
 def test_a_full_buffer_journals_instead_of_dropping(sqlite_url: str) -> None:
-    with open_store(sqlite_url, create=True):
-        pass
+    open_store(sqlite_url, create=True).close()
     with sqlite_write_lock(sqlite_url):
         store = open_store(sqlite_url, busy_timeout_ms=50)
         writer = BatchWriter(
@@ -302,8 +299,7 @@ def test_a_full_buffer_journals_instead_of_dropping(sqlite_url: str) -> None:
 
 
 def test_without_a_journal_a_refusing_store_is_counted_lost(sqlite_url: str) -> None:
-    with open_store(sqlite_url, create=True):
-        pass
+    open_store(sqlite_url, create=True).close()
     with sqlite_write_lock(sqlite_url):
         store = open_store(sqlite_url, busy_timeout_ms=50)
         writer = BatchWriter(store, max_batch=10, flush_interval=0.02, retry_max=0.2)
