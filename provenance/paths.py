@@ -43,6 +43,18 @@ def fingerprints_dir() -> Path:
     return Path(pkg.__file__).resolve().parent
 
 
+def read_data_file(name: str) -> dict:
+    """The JSON object in ``fingerprints/NAME``, or ``{}`` when it is missing or malformed: for
+    loaders that must never stop capture (the catalog validator reports bad files)."""
+    import json
+
+    try:
+        doc = json.loads((fingerprints_dir() / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def create_private_file(path: Path) -> None:
     """Create ``path`` (and its parent directory) with mode 0600 if it does not exist yet."""
     path.parent.mkdir(parents=True, exist_ok=True)

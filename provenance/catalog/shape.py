@@ -4,7 +4,8 @@ Used by :func:`provenance.catalog.looks_like_model_id` to pick candidate ids out
 protobuf strings, where most strings are prose, file paths, UUIDs, versions, hashes or tokens.
 The rules are about shape only (no model names): 3–200 characters of ``[A-Za-z0-9._:/@-]``,
 starting with a letter, with at least two letters, a digit and a separator; and not one of the
-shapes below that look alike but are something else (versions, hashes, provider object ids).
+shapes below that look alike but are something else (versions, product/version tokens such as
+``acme-agent/3.4.1`` that clients send beside the model, hashes, provider object ids).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ _CHARSET = re.compile(r"^[A-Za-z][A-Za-z0-9._:/@-]{2,199}$")
 _SEPARATORS = re.compile(r"[-._:/@]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SEMVER = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+][0-9a-z.-]+)?$")
+# a product token: a name, then ``/`` or ``@`` and a dotted version, as in a User-Agent
+# (``acme-agent/3.4.1``, ``connect-es/v1.4.0``, ``acme@1.2.3``, ``x/1.2.3-beta.1``). Model ids put
+# a model name after a slash, and their ``@`` revisions have no dots (``…@20240620``, ``…@001``)
+_PRODUCT_VERSION = re.compile(r"[/@]v?\d+(?:\.\d+)+(?:[-+][0-9a-z.-]+)?$")
 _HEX = re.compile(r"^[0-9a-f]{16,}$")
 # a file name, host name or e-mail: the part after the last dot is a short run of letters
 _LETTER_SUFFIX = re.compile(r"\.[a-z]{1,6}$")
@@ -58,6 +63,8 @@ def has_generic_id_shape(text: str) -> bool:
     if "//" in text or ".." in text or text.count("/") > 4 or text.count("@") > 1:
         return False
     if _UUID.search(low) or _SEMVER.match(low) or _TECH_TOKEN.match(low) or _OBJECT_ID.match(low):
+        return False
+    if _PRODUCT_VERSION.search(low):
         return False
     if _LETTER_SUFFIX.search(low):
         return False

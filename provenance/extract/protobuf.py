@@ -12,6 +12,9 @@ otherwise bytes. Nesting is followed to ``max_depth`` (16) and the total number 
 visited per walk is capped, so any input costs bounded time.
 
 Field paths join field numbers with dots: ``5.1`` is field 1 of the message in field 5.
+
+:func:`to_projection` is what capture stores of a message: readable, and lossless, so that
+:func:`provenance.extract.pbwire.encode_projection` rebuilds the exact bytes for a replay.
 """
 
 from __future__ import annotations
@@ -21,13 +24,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from provenance.extract.pbwire import string_value, varint_size
+
 MAX_DEPTH = 16
 MAX_FIELDS = 200_000
 _WIRE_VARINT, _WIRE_I64, _WIRE_LEN, _WIRE_I32 = 0, 1, 2, 5
-
-
-class _Repeated(list):
-    """Marks a list built from a repeated field (as opposed to a value that is a list)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,42 +170,106 @@ def is_message(buf: bytes) -> bool:
 
 
 def to_projection(buf: bytes, *, max_depth: int = MAX_DEPTH) -> object:
-    """A JSON-compatible projection: ``{"5": {"1": "accounts/..."}}``; repeated fields become
-    lists, bytes ``"base64:..."``, numbers stay numbers (fixed-width as unsigned ints).
-    An invalid message projects to ``{"$invalid": "base64:..."}``."""
+    """A lossless JSON-compatible projection: ``{"5": {"1": "accounts/..."}}``.
+
+    Varints stay ints, strings strings, nested messages dicts; a repeated field is a list;
+    bytes are ``"base64:..."``. What else the wire needs in order to be rebuilt exactly takes a
+    ``$`` form (:mod:`provenance.extract.pbwire`, whose :func:`~provenance.extract.pbwire.
+    encode_projection` is the inverse): ``{"$fixed32": n}`` / ``{"$fixed64": n}``, ``{"$string":
+    "base64:..."}`` for text that starts like bytes, ``{"$fields": [["1", v], ["2", v], ["1",
+    v]]}`` for a message whose field numbers interleave, ``{"$pad": [k, v], "$value": x}`` for a
+    field written with non-minimal varints. Past ``max_depth`` or the field budget a payload is
+    not parsed: it is its text (or base64 bytes), which encodes to the same bytes. An invalid
+    message projects to ``{"$invalid": "base64:..."}``, the empty one to ``{}``."""
     fields = parse_fields(buf)
     if fields is None:
         return {"$invalid": _b64(buf)} if buf else {}
-    return _project(fields, 1, max_depth, _Budget(MAX_FIELDS))
+    return _project(buf, fields, 1, max_depth, _Budget(MAX_FIELDS))
 
 
-def _project(fields: list[Field], depth: int, max_depth: int, budget: _Budget) -> dict:
-    out: dict[str, object] = {}
+def _project(buf: bytes, fields: list[Field], depth: int, max_depth: int, budget: _Budget) -> dict:
     budget.take(len(fields))
-    for f in fields:
+    pads = _pads(buf, fields) if _wire_size(fields) != len(buf) else None
+    pairs: list[tuple[str, object]] = []
+    for i, f in enumerate(fields):
         value: object
         if isinstance(f.value, int):
             value = f.value
+            if f.wire_type == _WIRE_I32:
+                value = {"$fixed32": f.value}
+            elif f.wire_type == _WIRE_I64:
+                value = {"$fixed64": f.value}
         elif depth >= max_depth or budget.exhausted:
             text = _printable_text(f.value)
-            value = text if text is not None else _b64(f.value)
+            value = string_value(text) if text is not None else _b64(f.value)
         else:
             kind, parsed = classify(f.value, max_fields=max(budget.left, 1))
             if kind == "message":
-                value = _project(parsed, depth + 1, max_depth, budget)  # type: ignore[arg-type]
+                value = _project(f.value, parsed, depth + 1, max_depth, budget)  # type: ignore[arg-type]
             elif kind == "string":
-                value = parsed
+                value = string_value(parsed)  # type: ignore[arg-type]
             else:
                 value = _b64(f.value)
-        key = str(f.number)
-        if key in out:
-            prev = out[key]
-            if isinstance(prev, _Repeated):
-                prev.append(value)
-            else:
-                out[key] = _Repeated([prev, value])
-        else:
+        if pads and pads[i]:
+            value = {"$pad": pads[i], "$value": value}
+        pairs.append((str(f.number), value))
+    return _group(pairs)
+
+
+def _group(pairs: list[tuple[str, object]]) -> dict:
+    """Fields by number, a repeated one as a list; ``$fields`` when numbers interleave."""
+    out: dict[str, object] = {}
+    prev = None
+    for key, value in pairs:
+        if key not in out:
             out[key] = value
+        elif key != prev:
+            return {"$fields": [[k, v] for k, v in pairs]}
+        elif isinstance(out[key], list):
+            out[key].append(value)  # type: ignore[union-attr]
+        else:
+            out[key] = [out[key], value]
+        prev = key
+    return out
+
+
+def _wire_size(fields: list[Field]) -> int:
+    """Bytes ``fields`` take with minimal varints (the buffer's length unless some are not)."""
+    total = 0
+    for f in fields:
+        value = f.value
+        total += ((f.number << 3).bit_length() + 6) // 7  # a key is never 0
+        if f.wire_type == _WIRE_LEN:
+            n = len(value)  # type: ignore[arg-type]
+            total += n + (n.bit_length() + 6) // 7 + (not n)
+        elif f.wire_type == _WIRE_VARINT:
+            total += (value.bit_length() + 6) // 7 + (not value)  # type: ignore[union-attr]
+        else:
+            total += 8 if f.wire_type == _WIRE_I64 else 4
+    return total
+
+
+def _pads(buf: bytes, fields: list[Field]) -> list[list[int] | None]:
+    """Per field, ``[key width, value/length width]`` where one of its varints is wider than
+    minimal (the ``$pad`` form), else None. ``fields`` are ``parse_fields(buf)``."""
+    out: list[list[int] | None] = []
+    pos = 0
+    for f in fields:
+        start = pos
+        pos = _varint(buf, pos)[1]
+        key_width = pos - start
+        padded = key_width > varint_size(f.number << 3 | f.wire_type)
+        size_width = 0
+        if f.wire_type in (_WIRE_VARINT, _WIRE_LEN):
+            start = pos
+            n, pos = _varint(buf, pos)
+            size_width = pos - start
+            padded = padded or size_width > varint_size(n)
+            if f.wire_type == _WIRE_LEN:
+                pos += n
+        else:
+            pos += 8 if f.wire_type == _WIRE_I64 else 4
+        out.append([key_width, size_width] if padded else None)
     return out
 
 

@@ -17,7 +17,6 @@ never stops over them. :func:`scan_rpc` walks one message and returns what the m
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -84,13 +83,9 @@ def _globs(value: object) -> tuple[str, ...]:
 
 
 def _read(name: str) -> dict:
-    from provenance.paths import fingerprints_dir
+    from provenance.paths import read_data_file
 
-    try:
-        doc = json.loads((fingerprints_dir() / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return read_data_file(name)
 
 
 @functools.lru_cache(maxsize=1)

@@ -373,7 +373,9 @@ class Redactor:
     def value_kind(self, value: str) -> str | None:
         """The token kind when the whole of ``value`` is a secret by what it is, else None:
         an opaque high-entropy token (its format's kind, or ``opaque``), or base64 of text that
-        holds a secret (``base64``). See :mod:`provenance.redact.values`."""
+        holds a secret (``base64``). See :mod:`provenance.redact.values`. Whitespace around the
+        value is not part of it (``" sk…"`` is the second half of ``"Bearer" + " sk…"``)."""
+        value = value.strip()
         if len(value) < _MIN_VALUE_RULE or value in self._no_kind or _is_token(value):
             return None
         if is_opaque(value):

@@ -21,7 +21,7 @@ def test_documented_encoding_examples() -> None:
 
 def test_fixed_width_and_repeated_fields() -> None:
     msg = b"\x0d\x01\x00\x00\x00" + b"\x11" + (2).to_bytes(8, "little") + pb_varint(4, 1) * 2
-    assert to_projection(msg) == {"1": 1, "2": 2, "4": [1, 1]}
+    assert to_projection(msg) == {"1": {"$fixed32": 1}, "2": {"$fixed64": 2}, "4": [1, 1]}
 
 
 def test_groups_and_bad_wire_types_are_invalid() -> None:

@@ -94,6 +94,19 @@ def test_unary_protobuf_body_at_field_path_5_1() -> None:
     assert json.loads(r.text) == {"1": "hello", "5": {"1": LEAK_ID}}
 
 
+def test_client_version_string_of_an_unknown_connect_product_is_no_model() -> None:
+    msg = pb_len(1, "write a test") + pb_len(2, "acme-agent/3.4.1") + pb_varint(3, 1)
+    r = _tap(
+        envelope(msg),
+        content_type="application/connect+proto",
+        role="request",
+        url="https://api.acme.example/acme.agent.v1.AgentService/Run",
+    )
+    assert r.api == "connect" and r.parse_errors == []
+    assert r.observations == []
+    assert json.loads(r.text)["2"] == "acme-agent/3.4.1"  # stored, just not a model id
+
+
 def test_anthropic_sse_usage_and_model() -> None:
     r = _tap(
         brotli.compress(ANTHROPIC_STREAM),
