@@ -38,6 +38,7 @@ class Origin(enum.StrEnum):
     HAR = "har"
     FLOW = "flow"
     PCAP = "pcap"
+    PROBE = "probe"  # sent by a fingerprint run through a replay channel
 
 
 @dataclass(frozen=True, slots=True)

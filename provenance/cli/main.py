@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "provenance.cli.db_cmd",
     "provenance.cli.setup_cmd",
     "provenance.cli.fingerprint_cmd",
+    "provenance.cli.probe_cmd",
     "provenance.cli.serve_reference_cmd",
     "provenance.cli.signatures_cmd",
     "provenance.cli.report_cmd",

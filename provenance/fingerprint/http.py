@@ -2,12 +2,19 @@
 
 The pattern of lm-eval-harness's API models: one client owns the transport — one base-URL
 convention, one retry policy, one request budget, one error type — and each stage supplies its
-per-API payloads and reads the answers (:mod:`.tokenizer.client`, :mod:`.logits.endpoint`).
+per-API payloads and reads the answers (:mod:`.channel.api`, :mod:`.logits.endpoint`).
 
 * **Base URL**: what the provider's own SDK takes. ``api="openai"``: ``…/v1`` (a URL with no
   path gets ``/v1``, the SDK's default), and paths are appended to it: ``/chat/completions``,
   ``/completions``. ``api="anthropic"``: the host root (a trailing ``/v1`` is dropped), paths
-  ``/v1/messages…``. The base's query (Azure's ``api-version``) is kept on every request.
+  ``/v1/messages…``. ``api="gemini"``: the host root or a base ending in its API version
+  (``/v1beta``, ``/v1``, ``/v1alpha``); one without a version gets ``/v1beta``, paths
+  ``/models/{model}:generateContent``. ``api="bedrock"``: the runtime host root
+  (``https://bedrock-runtime.{region}.amazonaws.com``), paths ``/model/{modelId}/converse``.
+  The base's query (Azure's ``api-version``) is kept on every request.
+* **Auth**: ``openai`` and ``bedrock`` (a Bedrock API key) send ``Authorization: Bearer``;
+  ``anthropic`` sends ``x-api-key`` and ``anthropic-version``; ``gemini`` ``x-goog-api-key``.
+  AWS SigV4 signing is not done here.
 * **Retries**: a connection error or timeout, and HTTP 429/5xx/529, are retried; at most
   ``max_attempts`` attempts in all, waiting ``Retry-After`` (capped at ``max_wait``) or 1, 2,
   4 … seconds. The last answer is returned whatever its status.
@@ -18,6 +25,7 @@ per-API payloads and reads the answers (:mod:`.tokenizer.client`, :mod:`.logits.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +37,9 @@ from provenance.errors import FingerprintError
 
 ANTHROPIC_VERSION = "2023-06-01"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
-APIS = ("openai", "anthropic")
+APIS = ("openai", "anthropic", "gemini", "bedrock")
+GEMINI_VERSION = "v1beta"
+_GEMINI_VERSIONED = re.compile(r"/v\d+(?:alpha|beta)?\d*$")
 
 
 class EndpointError(FingerprintError):
@@ -77,6 +87,8 @@ def normalised_base(base_url: str, api: str) -> httpx.URL:
         path = "/v1"
     elif api == "anthropic" and path.endswith("/v1"):
         path = path[:-3]
+    elif api == "gemini" and not _GEMINI_VERSIONED.search(path):
+        path += "/" + GEMINI_VERSION
     return base.copy_with(path=path or "/")
 
 
@@ -136,7 +148,10 @@ class EndpointClient:
             headers["anthropic-version"] = ANTHROPIC_VERSION
             if self.api_key:
                 headers["x-api-key"] = self.api_key
-        elif self.api_key:
+        elif self.api == "gemini":
+            if self.api_key:
+                headers["x-goog-api-key"] = self.api_key
+        elif self.api_key:  # openai, and bedrock's API keys
             headers["authorization"] = f"Bearer {self.api_key}"
         return headers
 

@@ -1,10 +1,25 @@
 """A local stand-in LLM endpoint that reports real token counts (tests, benchmark, demos).
 
-It serves OpenAI ``/v1/chat/completions`` and Anthropic ``/v1/messages`` (and, unless disabled,
-``/v1/messages/count_tokens``) on a loopback port, counting prompt tokens with a real tokenizer
-after wrapping the user message the way a real server would: a chat template, a hidden system
-prompt and a per-message overhead, all drawn from a seed. The fingerprint code never imports this
-module and never sees the seed; it only sees the HTTP answers.
+It serves, on a loopback port, OpenAI ``/v1/chat/completions``, Anthropic ``/v1/messages``,
+Gemini ``/v1beta/models/{model}:generateContent`` (``/v1/`` too) and Bedrock
+``/model/{modelId}/converse``, and, unless ``count_tokens`` is off, their counting endpoints
+(``/v1/messages/count_tokens``, ``:countTokens``, ``/model/{modelId}/count-tokens``). Prompt
+tokens are counted with a real tokenizer after wrapping the user message the way a real server
+would: a chat template, a hidden system prompt and a per-message overhead, all drawn from a seed.
+The fingerprint code never imports this module and never sees the seed; it only sees the HTTP
+answers.
+
+Usage is reported in each API's own shape. With ``cached_tokens`` set, that many prompt tokens
+are reported as read from a prompt cache: inside ``prompt_tokens`` for OpenAI
+(``prompt_tokens_details.cached_tokens``) and ``promptTokenCount`` for Gemini
+(``cachedContentTokenCount``), but *outside* ``input_tokens`` for Anthropic
+(``cache_read_input_tokens``) and ``inputTokens`` for Bedrock (``cacheReadInputTokens``), as
+those APIs do. A request that asks for logprobs (OpenAI ``logprobs``, Gemini
+``generationConfig.responseLogprobs``) gets :data:`CANNED_LOGPROBS`.
+
+With ``api_key`` given, every request must carry it the API's way (``Authorization: Bearer`` for
+OpenAI and Bedrock, ``x-api-key`` for Anthropic, ``x-goog-api-key`` or ``?key=`` for Gemini) or
+is refused as that API refuses it (401, or Gemini's 400 ``API key not valid``).
 
 Counting styles (``EndpointConfig.counting``):
 
@@ -22,12 +37,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 TEMPLATES: dict[str, tuple[str, str, str]] = {
     # name: (before system, between system and user, after user)
@@ -93,6 +109,10 @@ _WORDS = [
 ]
 
 Counter = Callable[[str, bool], int]
+# The generated reply "OK" with its top alternatives: exact binary fractions.
+CANNED_LOGPROBS: tuple[tuple[str, float], ...] = (("OK", -0.25), ("Ok", -1.5), (" OK", -2.0))
+_GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^/:]+):(?P<method>\w+)$")
+_BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<method>converse|count-tokens)$")
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,7 @@ class EndpointConfig:
     count_tokens: bool = True
     fault: str | None = None
     fault_count: int = 1
+    cached_tokens: int = 0
 
     @classmethod
     def from_seed(cls, seed: int, *, system_tokens: int | None = None) -> EndpointConfig:
@@ -144,11 +165,14 @@ def prompt_tokens(counter: Counter, config: EndpointConfig, user_text: str) -> i
 
 
 class StandInServer:
-    """Run the stand-in on ``127.0.0.1:0`` in a thread; use as a context manager."""
+    """Run the stand-in on ``127.0.0.1:0`` in a thread; use as a context manager.
 
-    def __init__(self, counter: Counter, config: EndpointConfig) -> None:
+    ``requests`` lists the request paths in order (as sent, percent-encoding kept)."""
+
+    def __init__(self, counter: Counter, config: EndpointConfig, *, api_key: str | None = None):
         self.counter = counter
         self.config = config
+        self.api_key = api_key
         self.requests: list[str] = []  # request paths, in order
         self._faults_left = config.fault_count
         self._lock = threading.Lock()
@@ -171,57 +195,34 @@ class StandInServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def _answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    def _answer(
+        self, path: str, query: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.requests.append(path)
+        route = _route(path)
+        if route is None:
+            return 404, {}, b'{"error":{"message":"unknown path"}}'
+        api, kind, model = route
+        if self.api_key is not None and _key_sent(api, headers, query) != self.api_key:
+            return _REFUSALS[api]
+        with self._lock:
             fault = self.config.fault
             if fault == "rate-limit" and self._faults_left > 0:
                 self._faults_left -= 1
                 return 429, {"retry-after": "0"}, b'{"error":{"message":"slow down"}}'
-        if path == "/v1/messages/count_tokens" and not self.config.count_tokens:
-            return 404, {}, b'{"error":{"type":"not_found_error","message":"no such route"}}'
+        if kind == "count" and not self.config.count_tokens:
+            return _NOT_FOUND[api]
         if fault == "http-500":
             return 500, {}, b'{"error":{"message":"internal error"}}'
         if fault == "non-json":
             return 200, {"content-type": "text/html"}, b"<html>maintenance</html>"
-        messages = body.get("messages") or []
-        text = "".join(
-            m.get("content", "") if isinstance(m.get("content"), str) else ""
-            for m in messages
-            if isinstance(m, dict)
-        )
+        text = _user_text(api, kind, body)
         n = 1000 if fault == "constant" else prompt_tokens(self.counter, self.config, text)
-        if path == "/v1/chat/completions":
-            doc: dict[str, Any] = {
-                "id": "chatcmpl-standin",
-                "object": "chat.completion",
-                "model": body.get("model"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "OK"},
-                        "finish_reason": "length",
-                    }
-                ],
-                "usage": {"prompt_tokens": n, "completion_tokens": 1, "total_tokens": n + 1},
-            }
-        elif path == "/v1/messages/count_tokens":
-            doc = {"input_tokens": n}
-        elif path == "/v1/messages":
-            doc = {
-                "id": "msg_standin",
-                "type": "message",
-                "role": "assistant",
-                "model": body.get("model"),
-                "content": [{"type": "text", "text": "OK"}],
-                "stop_reason": "max_tokens",
-                "usage": {"input_tokens": n, "output_tokens": 1},
-            }
-        else:
-            return 404, {}, b'{"error":{"message":"unknown path"}}'
+        doc = _REPLIES[api](kind, n, min(self.config.cached_tokens, n), model, body)
         if fault == "no-usage":
-            doc.pop("usage", None)
-            doc.pop("input_tokens", None)
+            for key in ("usage", "input_tokens", "usageMetadata", "totalTokens", "inputTokens"):
+                doc.pop(key, None)
         return 200, {"content-type": "application/json"}, json.dumps(doc).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -234,10 +235,14 @@ class StandInServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
-                status, headers, payload = server._answer(urlsplit(self.path).path, body)
+                if not isinstance(body, dict):
+                    body = {}
+                parts = urlsplit(self.path)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, payload = server._answer(parts.path, parts.query, headers, body)
                 self.send_response(status)
-                headers.setdefault("content-type", "application/json")
-                for k, v in headers.items():
+                extra.setdefault("content-type", "application/json")
+                for k, v in extra.items():
                     self.send_header(k, v)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
@@ -247,6 +252,209 @@ class StandInServer:
                 return
 
         return Handler
+
+
+# ------------------------------------------------------------------------------ the four APIs
+
+
+def _route(path: str) -> tuple[str, str, str | None] | None:
+    """``(api, "generate" | "count", model id from the URL)`` for a path the stand-in serves."""
+    if path == "/v1/chat/completions":
+        return "openai", "generate", None
+    if path == "/v1/messages":
+        return "anthropic", "generate", None
+    if path == "/v1/messages/count_tokens":
+        return "anthropic", "count", None
+    m = _GEMINI_PATH.match(path)
+    if m and m["method"] in ("generateContent", "countTokens"):
+        kind = "generate" if m["method"] == "generateContent" else "count"
+        return "gemini", kind, unquote(m["model"])
+    m = _BEDROCK_PATH.match(path)
+    if m:
+        kind = "generate" if m["method"] == "converse" else "count"
+        return "bedrock", kind, unquote(m["model"])
+    return None
+
+
+def _key_sent(api: str, headers: dict[str, str], query: str) -> str | None:
+    if api == "anthropic":
+        return headers.get("x-api-key")
+    if api == "gemini":
+        return headers.get("x-goog-api-key") or (parse_qs(query).get("key") or [None])[0]
+    bearer = headers.get("authorization", "")
+    return bearer[len("Bearer ") :] if bearer.startswith("Bearer ") else None
+
+
+def _error(status: int, doc: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return status, {}, json.dumps(doc).encode()
+
+
+_REFUSALS = {
+    "openai": _error(
+        401,
+        {
+            "error": {
+                "message": "Incorrect API key provided.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        },
+    ),
+    "anthropic": _error(
+        401,
+        {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+        },
+    ),
+    "gemini": _error(
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": "API key not valid. Please pass a valid API key.",
+                "status": "INVALID_ARGUMENT",
+            }
+        },
+    ),
+    "bedrock": _error(403, {"message": "The security token included in the request is invalid."}),
+}
+_NOT_FOUND = {
+    "openai": _error(404, {"error": {"message": "unknown path"}}),
+    "anthropic": _error(404, {"error": {"type": "not_found_error", "message": "no such route"}}),
+    "gemini": _error(
+        404, {"error": {"code": 404, "message": "no such method", "status": "NOT_FOUND"}}
+    ),
+    "bedrock": _error(404, {"message": "no such route"}),
+}
+
+
+def _texts(items: object, key: str) -> str:
+    """The ``text`` of every ``items[i][key][j]`` (Gemini ``parts``, Bedrock ``content``)."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        blocks = item.get(key) if isinstance(item, dict) else None
+        for block in blocks if isinstance(blocks, list) else []:
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                out.append(block["text"])
+    return "".join(out)
+
+
+def _user_text(api: str, kind: str, body: dict[str, Any]) -> str:
+    """The user text of a request, read the way its API puts it."""
+    if api == "gemini":
+        return _texts(body.get("contents"), "parts")
+    if api == "bedrock":
+        if kind == "count":
+            node: object = body.get("input")  # {"input": {"converse": {"messages": [...]}}}
+            for key in ("converse", "messages"):
+                node = node.get(key) if isinstance(node, dict) else None
+            return _texts(node, "content")
+        return _texts(body.get("messages"), "content")
+    messages = body.get("messages") or []
+    return "".join(
+        m.get("content", "") if isinstance(m.get("content"), str) else ""
+        for m in messages
+        if isinstance(m, dict)
+    )
+
+
+def _top(body_k: object) -> list[tuple[str, float]]:
+    k = body_k if isinstance(body_k, int) and not isinstance(body_k, bool) else 0
+    return list(CANNED_LOGPROBS[: max(0, k)])
+
+
+def _openai_reply(kind: str, n: int, cached: int, model: str | None, body: dict) -> dict:
+    usage: dict[str, Any] = {"prompt_tokens": n, "completion_tokens": 1, "total_tokens": n + 1}
+    if cached:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": "OK"},
+        "finish_reason": "length",
+    }
+    if body.get("logprobs") is True:
+        token, logprob = CANNED_LOGPROBS[0]
+        top = [
+            {"token": t, "logprob": lp, "bytes": list(t.encode())}
+            for t, lp in _top(body.get("top_logprobs"))
+        ]
+        entry = {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+        choice["logprobs"] = {"content": [{**entry, "top_logprobs": top}]}
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "model": body.get("model"),
+        "choices": [choice],
+        "usage": usage,
+    }
+
+
+def _anthropic_reply(kind: str, n: int, cached: int, model: str | None, body: dict) -> dict:
+    if kind == "count":
+        return {"input_tokens": n}
+    usage: dict[str, Any] = {"input_tokens": n - cached, "output_tokens": 1}
+    if cached:
+        usage.update(cache_read_input_tokens=cached, cache_creation_input_tokens=0)
+    return {
+        "id": "msg_standin",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": [{"type": "text", "text": "OK"}],
+        "stop_reason": "max_tokens",
+        "usage": usage,
+    }
+
+
+def _gemini_reply(kind: str, n: int, cached: int, model: str | None, body: dict) -> dict:
+    if kind == "count":
+        return {"totalTokens": n}
+    usage: dict[str, Any] = {"promptTokenCount": n, "candidatesTokenCount": 1}
+    usage["totalTokenCount"] = n + 1
+    if cached:
+        usage["cachedContentTokenCount"] = cached
+    candidate: dict[str, Any] = {
+        "content": {"role": "model", "parts": [{"text": "OK"}]},
+        "finishReason": "MAX_TOKENS",
+        "index": 0,
+    }
+    config = body.get("generationConfig")
+    if isinstance(config, dict) and config.get("responseLogprobs") is True:
+        token, logprob = CANNED_LOGPROBS[0]
+        top = [{"token": t, "logProbability": lp} for t, lp in _top(config.get("logprobs"))]
+        candidate["logprobsResult"] = {
+            "topCandidates": [{"candidates": top}],
+            "chosenCandidates": [{"token": token, "logProbability": logprob}],
+        }
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": "standin",
+    }
+
+
+def _bedrock_reply(kind: str, n: int, cached: int, model: str | None, body: dict) -> dict:
+    if kind == "count":
+        return {"inputTokens": n}
+    usage: dict[str, Any] = {"inputTokens": n - cached, "outputTokens": 1, "totalTokens": n + 1}
+    if cached:
+        usage.update(cacheReadInputTokens=cached, cacheWriteInputTokens=0)
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": "OK"}]}},
+        "stopReason": "max_tokens",
+        "usage": usage,
+        "metrics": {"latencyMs": 1},
+    }
+
+
+_REPLIES: dict[str, Callable[[str, int, int, str | None, dict], dict]] = {
+    "openai": _openai_reply,
+    "anthropic": _anthropic_reply,
+    "gemini": _gemini_reply,
+    "bedrock": _bedrock_reply,
+}
 
 
 def chunk_stream(handle: Any, text: str, tokens_per_chunk: int = 1, *, seed: int | None = None):

@@ -24,6 +24,7 @@ from provenance.cli.common import (
 )
 from provenance.display.terminal import line
 from provenance.errors import UsageError
+from provenance.fingerprint.channel.options import add_channel_options, channel_kind
 
 
 def register(stages: argparse._SubParsersAction) -> None:
@@ -31,8 +32,13 @@ def register(stages: argparse._SubParsersAction) -> None:
     p = stages.add_parser(
         "logits", help="compare an endpoint's logprobs with local candidate bases"
     )
-    p.add_argument("url", metavar="URL", help="the endpoint's OpenAI-compatible base URL")
-    p.add_argument("--model", required=True, help="model name to request from the endpoint")
+    p.add_argument(
+        "url",
+        metavar="URL",
+        nargs="?",
+        help="the endpoint's OpenAI-compatible base URL; or --from-exchange / --guided instead",
+    )
+    p.add_argument("--model", default=None, help="model name to request from the endpoint")
     p.add_argument(
         "--reference",
         action="append",
@@ -81,6 +87,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     p.add_argument("--no-store", action="store_true", help="do not save the run in the store")
     add_db_option(p)
     add_json_option(p)
+    add_channel_options(p)
     p.set_defaults(func=run)  # fmt: skip
 
 
@@ -137,31 +144,23 @@ def load_references(args: argparse.Namespace) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the stage and print (and store) its document."""
-    from provenance.fingerprint.http import public_url
-    from provenance.fingerprint.logits.endpoint import EndpointProber, http_post
-    from provenance.fingerprint.logits.engine import run_fingerprint
 
     if args.max_requests < 1:
         raise UsageError("--max-requests must be at least 1")
     key = _api_key(args.api_key_env)
     if not args.no_store:
         ensure_store(args.db)
+    kind = channel_kind(args)
+    if kind == "api" and not args.model:
+        raise UsageError("--model is required with a URL")
     started = datetime.now(UTC)
     refs = load_references(args)
-    post, client = http_post(
-        args.url, api_key=key, timeout=args.timeout, max_requests=args.max_requests
-    )
     try:
-        prober = EndpointProber(post, args.model, max_requests=args.max_requests)
-        doc = run_fingerprint(prober, refs)
+        doc = _run_api(args, refs, key) if kind == "api" else _run_product(args, refs)
     finally:
-        client.close()
         for r in refs:
             r.close()
-    doc["target"] = public_url(args.url)
-    doc["model"] = args.model
     doc["started_at"] = started.isoformat()
-    doc["evidence"]["http_attempts"] = client.requests_sent
     if args.json:
         emit_json(doc)
     else:
@@ -175,8 +174,49 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     if not args.no_store:
-        save_run(args.db, doc, product=args.product, started=started)
+        save_run(args.db, doc, product=args.product or doc.get("product"), started=started)
     return 0
+
+
+def _run_api(args: argparse.Namespace, refs: list[Any], key: str | None) -> dict[str, Any]:
+    from provenance.fingerprint.http import public_url
+    from provenance.fingerprint.logits.endpoint import EndpointProber, http_post
+    from provenance.fingerprint.logits.engine import run_fingerprint
+
+    post, client = http_post(
+        args.url, api_key=key, timeout=args.timeout, max_requests=args.max_requests
+    )
+    try:
+        prober = EndpointProber(post, args.model, max_requests=args.max_requests)
+        doc = run_fingerprint(prober, refs)
+    finally:
+        client.close()
+    doc["target"] = public_url(args.url)
+    doc["model"] = args.model
+    doc["evidence"]["http_attempts"] = client.requests_sent
+    return doc
+
+
+def _run_product(args: argparse.Namespace, refs: list[Any]) -> dict[str, Any]:
+    """Through a replayed or guided product: chat turns only (see ``ChannelProber``)."""
+    from provenance.fingerprint.channel.options import open_product_channel
+    from provenance.fingerprint.logits.endpoint import ChannelProber
+    from provenance.fingerprint.logits.engine import run_fingerprint
+    from provenance.store import open_store
+
+    store = open_store(args.db, create=False)
+    try:
+        with open_product_channel(args, store) as channel:
+            prober = ChannelProber(channel, max_requests=args.max_requests)
+            doc = run_fingerprint(prober, refs)  # type: ignore[arg-type]
+            described = channel.describe()
+    finally:
+        store.close()
+    doc.update(target=described.get("target"), model=described.get("model"), channel=described)
+    if described.get("product"):
+        doc["product"] = described["product"]
+    doc["evidence"]["http_attempts"] = prober.requests
+    return doc
 
 
 def save_run(db: str | None, doc: dict[str, Any], *, product: str | None, started: datetime) -> int:

@@ -215,3 +215,54 @@ def open_ended(text: str) -> str:
 def select_probes(probes: Sequence[Mapping[str, str]], limit: int) -> list[Mapping[str, str]]:
     """The first ``limit`` probes (the probe file is ordered by usefulness)."""
     return list(probes[: max(0, limit)])
+
+
+class ChannelProber:
+    """The prober's interface over a probe channel (a product replayed or guided, or an API
+    channel): chat turns only, so ``chat-logprobs`` where the reply carries logprobs, else
+    ``chat-text`` (greedy text). No echo, hence no under-trained-token probes. A product's own
+    hidden system prompt stays in front of every probe; comparing its continuations with bare
+    references is the weaker text-only evidence the consensus method weighs as such."""
+
+    def __init__(
+        self, channel: Any, *, max_requests: int = 32, top_k: int = 5, chat_tokens: int = 32
+    ) -> None:
+        self.channel = channel
+        self.model = channel.describe().get("model")
+        self.max_requests = max_requests
+        self.top_k = top_k
+        self.chat_tokens = chat_tokens
+        self.api: str | None = None
+        self.notes: list[str] = []
+        channel.set_budget(max_requests)
+
+    @property
+    def requests(self) -> int:
+        return int(self.channel.requests_sent)
+
+    def probe(self, probe_id: str, text: str) -> Observation | None:
+        """One probe through the channel; None when the reply was unusable (noted)."""
+        from provenance.fingerprint.channel import ChannelError, Probe
+
+        sent = open_ended(text) if self.api == "chat-text" else text
+        try:
+            reply = self.channel.send(
+                Probe(sent, id=probe_id, max_tokens=self.chat_tokens, temperature=0.0,
+                      top_logprobs=self.top_k)
+            )  # fmt: skip
+        except ChannelError as exc:
+            self.notes.append(f"{probe_id}: {exc}")
+            return None
+        if reply.error is not None:
+            self.notes.append(f"{probe_id}: {reply.error}")
+            return None
+        messages = ({"role": "user", "content": sent},)
+        if reply.logprobs:
+            self.api = self.api or "chat-logprobs"
+            tokens = tuple(ObservedToken(t.text, t.logprob, t.top) for t in reply.logprobs)
+            return Observation(probe_id, "chat-logprobs", None, messages, tokens)
+        if not reply.text:
+            self.notes.append(f"{probe_id}: the reply carried no text")
+            return None
+        self.api = self.api or "chat-text"
+        return Observation(probe_id, "chat-text", None, messages, (), reply.text)

@@ -26,21 +26,32 @@ from provenance.cli.common import (
     timeout_seconds,
 )
 from provenance.display.terminal import line
-from provenance.errors import UsageError
+from provenance.errors import FingerprintError, UsageError
+from provenance.fingerprint.channel.options import add_channel_options, channel_kind
 
-DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+DEFAULT_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "bedrock": "AWS_BEARER_TOKEN_BEDROCK",
+}
+APIS = tuple(DEFAULT_KEY_ENV)
 
 
 def register(stages: argparse._SubParsersAction) -> None:
     """Add the ``tokenizer`` and ``passive`` stages to ``provenance fingerprint``."""
-    active = stages.add_parser("tokenizer", help="name the tokenizer behind an endpoint (≤4 calls)")
+    active = stages.add_parser(
+        "tokenizer", help="name the tokenizer behind an endpoint or a product (≤4 calls)"
+    )
     active.add_argument(
         "url",
         metavar="URL",
-        help="base URL as the SDK takes it (…/v1 for OpenAI; no /v1 for Anthropic)",
+        nargs="?",
+        help="base URL as the SDK takes it (…/v1 for OpenAI; no /v1 for Anthropic, Gemini, "
+        "Bedrock); or --from-exchange / --guided instead",
     )
-    active.add_argument("--model", required=True, help="model name to send")
-    active.add_argument("--api", choices=("openai", "anthropic"), default="openai")
+    active.add_argument("--model", default=None, help="model name to send (with URL)")
+    active.add_argument("--api", choices=APIS, default="openai")
     active.add_argument(
         "--api-key-env",
         metavar="VAR",
@@ -59,6 +70,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     active.add_argument("--no-store", action="store_true", help="do not save the run")
     add_db_option(active)
     add_json_option(active)
+    add_channel_options(active)
     active.set_defaults(func=_run_active)
 
     passive = stages.add_parser(
@@ -97,33 +109,63 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def _run_active(args: argparse.Namespace) -> int:
-    from provenance.fingerprint.tokenizer.active import run_active
-    from provenance.fingerprint.tokenizer.client import CountClient
     from provenance.tokenizers.probes import load_probe_set
     from provenance.tokenizers.signatures import load_signatures
 
     if args.max_requests < 2:
         raise UsageError("--max-requests must be at least 2 (a baseline and one probe)")
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"URL must be http(s)://host[:port]/path, got {safe_target(args.url)!r}")
-    if not args.no_store:
-        ensure_store(args.db)
+    kind = channel_kind(args)
     probe_set = load_probe_set(args.probes)
     signatures = load_signatures()
-    client = CountClient(
-        args.url, args.model, api=args.api, api_key=_api_key(args), timeout=args.timeout
-    )
-    with client:
-        doc = run_active(client, probe_set, signatures, max_requests=args.max_requests)
-    doc["target"] = safe_target(args.url)
+    if kind == "api":
+        doc = _run_api(args, probe_set, signatures)
+    else:
+        doc = _run_product(args, kind, probe_set, signatures)
     if args.json:
         emit_json(doc)
     else:
         _print_result(doc)
     if not args.no_store:
         save_run(args.db, "tokenizer", doc, product=args.product)
+    failure = doc.get("failure")
+    if failure:
+        raise FingerprintError(f"{failure} (the partial run was {'not ' * args.no_store}saved)")
     return 0
+
+
+def _run_api(args: argparse.Namespace, probe_set: Any, signatures: Any) -> dict[str, Any]:
+    from provenance.fingerprint.channel.api import ApiChannel
+    from provenance.fingerprint.tokenizer.active import run_active
+
+    if not args.model:
+        raise UsageError("--model is required with a URL")
+    parts = urlsplit(args.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"URL must be http(s)://host[:port]/path, got {safe_target(args.url)!r}")
+    if not args.no_store:
+        ensure_store(args.db)
+    channel = ApiChannel(
+        args.url, args.model, api=args.api, api_key=_api_key(args), timeout=args.timeout
+    )
+    with channel:
+        doc = run_active(channel, probe_set, signatures, max_requests=args.max_requests)
+    doc["target"] = safe_target(args.url)
+    return doc
+
+
+def _run_product(
+    args: argparse.Namespace, kind: str, probe_set: Any, signatures: Any
+) -> dict[str, Any]:
+    from provenance.fingerprint.channel.options import open_product_channel
+    from provenance.fingerprint.tokenizer.active import run_active
+    from provenance.store import open_store
+
+    store = open_store(args.db, create=False)
+    try:
+        with open_product_channel(args, store) as channel:
+            return run_active(channel, probe_set, signatures, max_requests=args.max_requests)
+    finally:
+        store.close()
 
 
 def _print_result(doc: dict[str, Any], title: str | None = None) -> None:
