@@ -12,7 +12,12 @@
    its tokenizer alone), and one that answers as ``gpt-4o`` but counts with the same Kimi
    tokenizer, probed through a second capture proxy so its literal id is captured too (product
    ``shadow-ide``: the id and the fingerprint disagree, a conflict);
-6. prints the verdict table (literal ids, fingerprint, conflict) and serves the dashboard on the
+6. captures a Connect/protobuf coding assistant that hides its model (product ``connect-ide``:
+   its own RPC, a 3,000-token hidden system prompt, no usage counts, Kimi K2's tokenizer behind
+   it), then identifies it *through its own API*: ``provenance fingerprint tokenizer
+   --from-exchange ID`` replays the captured exchange with each probe as the prompt (the
+   session token re-supplied from the environment) and reads where its stream chunks end;
+7. prints the verdict table (literal ids, fingerprint, conflict) and serves the dashboard on the
    same store, unless ``DEMO_SERVE=0`` (tests set it).
 
 The store is the embedded default (``--db``/``$PROVENANCE_DB`` override it); demo rows carry the
@@ -34,6 +39,8 @@ KIMI = "accounts/anysphere/models/kimi-k2p5-rl-0317-s515-fast"
 PRODUCT = "provenance-demo"
 HIDDEN = "acme-code"  # identified by its tokenizer alone
 SHADOW = "shadow-ide"  # claims gpt-4o, counts tokens like Kimi K2: a conflict
+CONNECT_IDE = "connect-ide"  # hides its model behind its own Connect API: found by replay
+DEMO_SESSION = "demo-session-token-not-real"
 KIMI_TOKENIZER = "pkg:splintr-rs:kimi_k2"
 
 
@@ -73,6 +80,52 @@ def fingerprint_stand_in(db_url: str, product: str, answers_as: str, proxy: str 
                 os.environ[key] = value
 
 
+def replay_connect_product(db_url: str) -> int:
+    """Capture one chat of a Connect/protobuf product that names no model, then fingerprint it
+    by replaying that exchange (see the module docstring, step 6)."""
+    import httpx
+
+    from provenance.cli.main import main as cli
+    from provenance.standins.products import ConnectProduct, ProductServer, Wrapping
+    from provenance.standins.provider import connect_headers
+    from provenance.store import open_store
+    from provenance.store.models import ExchangeRow
+    from provenance.tokenizers import load_tokenizer
+
+    wrapping = Wrapping.seeded(load_tokenizer(KIMI_TOKENIZER), seed=5)
+    with ProductServer(ConnectProduct(wrapping, token=DEMO_SESSION)) as product:
+        capture = start_capture(db_url, CONNECT_IDE)
+        try:
+            port = capture.wait_listening()
+            with httpx.Client(proxy=f"http://127.0.0.1:{port}", trust_env=False) as client:
+                resp = client.post(
+                    f"{product.base_url}{CONNECT_PATH}",
+                    content=connect_chat_request("default", "Why does this test fail?"),
+                    headers=connect_headers(token=DEMO_SESSION, client_version="2.0.77"),
+                )
+            print(f"\n{CONNECT_IDE}: a Connect chat, HTTP {resp.status_code}, no model named")
+        except ProxyDidNotStart:
+            raise SystemExit("demo: the capture proxy did not start") from None
+        finally:
+            stopped = capture.stop(signal.SIGINT)
+        if stopped != 0:
+            return 1
+        from sqlalchemy import func, select
+
+        with open_store(db_url) as store, store.session() as session:
+            exchange = session.scalar(
+                select(func.max(ExchangeRow.id)).where(ExchangeRow.path == CONNECT_PATH)
+            )
+        print(f"fingerprinting {CONNECT_IDE!r} by replaying exchange {exchange} through its API")
+        os.environ["DEMO_CONNECT_TOKEN"] = f"Bearer {DEMO_SESSION}"
+        try:
+            return cli(["fingerprint", "tokenizer", "--from-exchange", str(exchange),
+                        "--header", "authorization=env:DEMO_CONNECT_TOKEN", "--min-interval",
+                        "0.2", "--db", db_url])  # fmt: skip
+        finally:
+            os.environ.pop("DEMO_CONNECT_TOKEN", None)
+
+
 def print_verdicts(db_url: str) -> None:
     """The verdict of every demo product: base model, status, confidence and evidence."""
     from provenance.cli.common import print_table
@@ -80,7 +133,8 @@ def print_verdicts(db_url: str) -> None:
     from provenance.verdicts.collect import verdicts
 
     with open_store(db_url) as store:
-        found = [v for v in verdicts(store) if v.product in (PRODUCT, HIDDEN, SHADOW)]
+        shown = (PRODUCT, HIDDEN, SHADOW, CONNECT_IDE)
+        found = [v for v in verdicts(store) if v.product in shown]
     print()
     print_table(
         "Verdicts",
@@ -201,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         code = shadow.stop(signal.SIGINT)
     if status != 0 or code != 0:
+        return 1
+    if replay_connect_product(db_url) != 0:
         return 1
     print_verdicts(db_url)
     if os.environ.get("DEMO_SERVE", "1") != "0":

@@ -6,7 +6,8 @@ Routes (HTTP/1.1, optional TLS with a self-signed certificate):
   last SSE chunk when ``stream_options.include_usage`` is set, as OpenAI does.
 - ``POST /v1/messages`` — Anthropic messages, JSON or SSE events.
 - ``POST /aiserver.v1.ChatService/StreamUnifiedChatWithTools`` — Connect
-  (``application/connect+proto``) server stream: protobuf text frames, then an end-stream frame.
+  (``application/connect+proto``) server stream in the published ``aiserver.v1`` layout (request:
+  conversation at 1.1, model at 1.5.1; reply: text at 2.1 per frame), then an end-stream frame.
 - ``GET /v1/models`` — the served ids.
 
 It answers ``model`` like a real provider: aliases resolve to dated snapshots (``gpt-4o`` →
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -118,12 +119,126 @@ def connect_frame(payload: bytes, *, flags: int = 0) -> bytes:
     return bytes([flags]) + len(payload).to_bytes(4, "big") + payload
 
 
-def connect_chat_request(model: str, text: str, *, api_key: str | None = None) -> bytes:
-    """A Connect-framed request shaped like a coding tool's chat call: the model id at field 5.1
-    (``model_details.model_name``), an optional bring-your-own key at 5.2, the prompt at 1.1."""
+def pb_message(data: bytes) -> dict[int, list[bytes | int]]:
+    """Every field of one message level: varints as ints, length-delimited values as bytes
+    (fixed-width values as their little-endian unsigned ints). Raises ``ValueError`` when
+    ``data`` is no complete protobuf message."""
+    fields: dict[int, list[bytes | int]] = {}
+    pos = 0
+    while pos < len(data):
+        key, pos = _read_varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ValueError("field number 0")
+        value: bytes | int
+        if wire == 0:
+            value, pos = _read_varint(data, pos)
+        elif wire == 2:
+            size, pos = _read_varint(data, pos)
+            if pos + size > len(data):
+                raise ValueError("truncated field")
+            value, pos = data[pos : pos + size], pos + size
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            if pos + width > len(data):
+                raise ValueError("truncated field")
+            value, pos = int.from_bytes(data[pos : pos + width], "little"), pos + width
+        else:
+            raise ValueError("unsupported wire type")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+# ``aiserver.v1`` layout, from the community schema (tools/cursor-agent-tui/src/generated/
+# aiserver.v1.rs in github.com/Distracted-E421/nixos-cursor, commit dd67e447):
+# StreamUnifiedChatRequestWithTools.stream_unified_chat_request(1) → StreamUnifiedChatRequest
+# {conversation(1): repeated ConversationMessage {text(1), type(2), bubble_id(13)},
+#  model_details(5): ModelDetails {model_name(1), api_key(2)}, conversation_id(23)};
+# StreamUnifiedChatResponseWithTools.stream_unified_chat_response(2) → {text(1)}.
+MESSAGE_TYPES = {"user": 1, "assistant": 2, "system": 3, "tool": 4}
+
+
+def _stable_id(*parts: str) -> str:
+    """A UUID-shaped id derived from ``parts`` (the same request gives the same bytes)."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-{digest[20:32]}"
+
+
+def connect_chat_request(
+    model: str,
+    text: str,
+    *,
+    api_key: str | None = None,
+    history: Iterable[tuple[str, str]] = (),
+    client_version: str | None = None,
+) -> bytes:
+    """One Connect envelope of ``StreamUnifiedChatRequestWithTools`` in the published layout.
+
+    ``history`` holds the earlier turns as ``(role, text)`` pairs (``user``/``assistant``,
+    types 1/2); ``text`` is the last conversation message, type 1. Each message carries a
+    ``bubble_id`` (13), the request a ``conversation_id`` (23), both derived from the content.
+    The model id lands at path 1.5.1, the optional bring-your-own key at 1.5.2.
+    ``client_version`` is not part of the message (the real client sends it as the
+    ``x-cursor-client-version`` header, see :func:`connect_headers`); it is accepted so that a
+    call site can hand the same options to both, and does not change the bytes.
+    """
+    del client_version
+    turns = [*history, ("user", text)]
+    conversation = b""
+    for index, (role, body) in enumerate(turns):
+        if role not in MESSAGE_TYPES:
+            raise ValueError(f"unknown role {role!r} (one of {sorted(MESSAGE_TYPES)})")
+        message = pb_field(1, body) + pb_field(2, MESSAGE_TYPES[role])
+        message += pb_field(13, _stable_id("bubble", str(index), role, body))
+        conversation += pb_field(1, message)
     details = pb_field(1, model) + (pb_field(2, api_key) if api_key else b"")
-    message = pb_field(1, pb_field(1, text)) + pb_field(5, details)
-    return connect_frame(message)
+    conversation_id = _stable_id("conversation", model, *(b for _, b in turns))
+    request = conversation + pb_field(5, details) + pb_field(23, conversation_id)
+    return connect_frame(pb_field(1, request))
+
+
+def connect_headers(
+    *, token: str | None = None, client_version: str | None = None
+) -> dict[str, str]:
+    """The headers a Connect client of this RPC sends (``authorization`` when ``token``)."""
+    headers = {"content-type": "application/connect+proto", "connect-protocol-version": "1"}
+    if client_version:
+        headers["x-cursor-client-version"] = client_version
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers
+
+
+def connect_text_frame(text: str) -> bytes:
+    """One response envelope carrying ``text`` at the published path 2.1
+    (``stream_unified_chat_response.text``)."""
+    return connect_frame(pb_field(2, pb_field(1, text)))
+
+
+def connect_conversation(request: bytes) -> tuple[str, list[tuple[int, str]]]:
+    """``(model, [(type, text), ...])`` of one decoded ``StreamUnifiedChatRequestWithTools``
+    message (no envelope); raises ``ValueError`` on anything else."""
+    outer = pb_message(request)
+    inner = outer.get(1, [None])[0]
+    if not isinstance(inner, bytes):
+        raise ValueError("no stream_unified_chat_request (field 1)")
+    fields = pb_message(inner)
+    turns: list[tuple[int, str]] = []
+    for raw in fields.get(1, []):
+        if not isinstance(raw, bytes):
+            raise ValueError("conversation message is not a message")
+        message = pb_message(raw)
+        kind = message.get(2, [0])[0]
+        body = message.get(1, [b""])[0]
+        if not isinstance(kind, int) or not isinstance(body, bytes):
+            raise ValueError("conversation message fields have the wrong wire types")
+        turns.append((kind, body.decode("utf-8")))
+    model = b""
+    details = fields.get(5, [b""])[0]
+    if isinstance(details, bytes) and details:
+        name = pb_message(details).get(1, [b""])[0]
+        model = name if isinstance(name, bytes) else b""
+    return model.decode("utf-8"), turns
 
 
 # --------------------------------------------------------------------------- encoders
@@ -295,14 +410,17 @@ def anthropic_json(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def connect_frames(request: bytes, token_chars: int = 0) -> Iterator[bytes]:
+    """The reply to one Connect request: the echo of its last user message, one text piece per
+    envelope at path 2.1, then the end-stream envelope (flag 0x02, ``{}``). A body in another
+    layout gets the bare ``Stand-in reply: `` (the stand-in never refuses a planted body)."""
     text = ""
     try:
-        fields = pb_strings(request[5:])
-        text = pb_strings(fields[1][0]).get(1, [b""])[0].decode("utf-8", "replace")
-    except (ValueError, KeyError, IndexError):
+        _, turns = connect_conversation(request[5:])
+        text = next((body for kind, body in reversed(turns) if kind == 1), "")
+    except (ValueError, UnicodeDecodeError):
         text = ""
     for word in _words(text, token_chars):
-        yield connect_frame(pb_field(1, word))
+        yield connect_text_frame(word)
     yield connect_frame(b"{}", flags=0x02)
 
 

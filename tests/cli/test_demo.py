@@ -44,3 +44,7 @@ def test_demo_runs_the_whole_path(provenance_home: Path) -> None:
     assert verdicts["shadow-ide"][1:3] == ["-", "conflict"]
     assert "model-id says gpt-4o; tokenizer says kimi-k2" in out
     assert verdicts["provenance-demo"][2] == "identified"
+    # a Connect/protobuf product that names no model, identified by replaying its own RPC
+    assert verdicts["connect-ide"][1:3] == ["kimi-k2", "identified"]
+    assert "the product reports no usage; decided from its stream boundaries" in out
+    assert "demo-session-token-not-real" not in "".join(str(r) for r in rows)

@@ -122,7 +122,7 @@ def test_connect_protobuf_request_carries_the_kimi_id(
         assert resp.status_code == 200 and resp.content.endswith(b"\x02\x00\x00\x00\x02{}")
     (row,) = wait_for_rows(db, has_header("x-test-id", tag))
     assert [(i[0], i[1], i[2]) for i in row["ids"] if i[3] == "request"] == [
-        (KIMI, "protobuf_field", "5.1")
+        (KIMI, "protobuf_field", "1.5.1")
     ]
     assert row["streamed"] in (1, True)
 
