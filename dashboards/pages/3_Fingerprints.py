@@ -1,9 +1,12 @@
-"""Fingerprints — tokenizer and logit runs, their rankings, and a chart of scores."""
+"""Fingerprints — tokenizer and logit runs, their channels, rankings, and a chart of scores."""
 
 import altair as alt
 import streamlit as st
 
 from provenance.dashboards import _data as data
+from provenance.dashboards import _filters as filters
+from provenance.dashboards import _runs as channels
+from provenance.reporting.runs import channel_text, notes_text
 
 st.title("Fingerprint runs")
 runs = data.guarded(data.runs, data.key())
@@ -21,8 +24,10 @@ st.dataframe(
                 "Target": r["target"],
                 "Model": r["model"],
                 "Product": r["product"] or "",
+                "Channel": channel_text(r["channel"]),
                 "Verdict": r["verdict"] or "null",
                 "Requests": r["requests"],
+                "Notes": notes_text(r),
                 "Reason": r["reason"] or "",
             }
             for r in runs
@@ -41,6 +46,8 @@ choice = st.selectbox(
     ),
 )
 run = by_id[choice]
+if channels.worth_showing(run):
+    channels.show_channel(run, filters.current().to_params())
 ranking = data.frame(run["ranking"] or [])
 if ranking.empty:
     st.info("This run has no ranking.")

@@ -1,7 +1,7 @@
 """Product — one product's verdict, the base model it ran on day by day, and its evidence.
 
 Opened from the landing page with ``?product=NAME`` (and the filters); every model id links to
-the first exchange that carries it.
+the first exchange that carries it, and every fingerprint run to the exchanges its channel used.
 """
 
 import altair as alt
@@ -10,7 +10,9 @@ import streamlit as st
 
 from provenance.dashboards import _data as data
 from provenance.dashboards import _filters as filters
+from provenance.dashboards import _runs as channels
 from provenance.dashboards.nav import pages
+from provenance.reporting.runs import channel_text, notes_text
 
 flt = filters.sidebar()
 names = data.guarded(data.options, data.key())["products"]
@@ -114,13 +116,16 @@ else:
         data.frame(
             [
                 {
+                    "run": r["id"],
                     "when": r["started_at"],
                     "kind": r["kind"],
+                    "channel": channel_text(r["channel"]),
                     "target": r["target"],
                     "model": r["model"],
                     "verdict": r["verdict"] or "null",
                     "method": r["method"],
                     "requests": r["requests"],
+                    "notes": notes_text(r),
                     "reason": r["reason"],
                 }
                 for r in view["runs"]
@@ -129,3 +134,8 @@ else:
         hide_index=True,
         width="stretch",
     )
+    shown = [r for r in view["runs"] if channels.worth_showing(r)]
+    if shown:
+        st.markdown("**Channels** — the exchanges each run sent, replayed or matched:")
+    for r in shown:
+        channels.show_channel(r, flt.to_params())

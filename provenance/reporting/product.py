@@ -32,7 +32,7 @@ def product_view(store: Any, product: str, flt: AuditFilter | None = None) -> di
     ``flt`` restricts all of it to its days and provider."""
     from provenance.reporting.runs import list_runs
     from provenance.store.queries import models_table
-    from provenance.verdicts.collect import UNATTRIBUTED, endpoint_name, verdicts
+    from provenance.verdicts.collect import UNATTRIBUTED, verdicts
 
     flt = flt or AuditFilter()
     found = verdicts(store, product, flt)
@@ -55,8 +55,7 @@ def product_view(store: Any, product: str, flt: AuditFilter | None = None) -> di
     runs = [
         r
         for r in list_runs(store, limit=None)
-        if (r["product"] or endpoint_name(r["target"])) == product
-        and flt.includes(_parse(r["started_at"]))
+        if r["counts_for"] == product and flt.includes(_parse(r["started_at"]))
     ]
     rollup_id = product_id if product_id is not None else (0 if product == UNATTRIBUTED else None)
     return {

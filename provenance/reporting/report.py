@@ -2,7 +2,8 @@
 
 The JSON form is the source of the others: ``build_report`` assembles it from the store, and each
 renderer only lays it out. JSON carries ``"schema": "provenance.report/1"``; CSV has one row per
-product; Markdown and HTML are for people (HTML is one self-contained file, no scripts).
+product; Markdown and HTML are for people (HTML is one self-contained file, no scripts). Each
+fingerprint run carries its channel and the exchange ids it used (:mod:`.report_runs`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from sqlalchemy import select
 from provenance import __version__
 from provenance.display import csv_cell, html_text, md_code, md_text
 from provenance.reporting.filters import AuditFilter
+from provenance.reporting.report_runs import (
+    html_product_runs,
+    html_runs,
+    markdown_product_runs,
+    markdown_runs,
+)
 from provenance.reporting.svg import timeline_svg
 
 SCHEMA = "provenance.report/1"
@@ -46,7 +53,7 @@ def build_report(store: Any, flt: AuditFilter | None = None) -> dict[str, Any]:
     from provenance.reporting.runs import list_runs
     from provenance.store.models import ProductRow
     from provenance.store.queries import models_table
-    from provenance.verdicts.collect import UNATTRIBUTED, endpoint_name, verdicts
+    from provenance.verdicts.collect import UNATTRIBUTED, verdicts
     from provenance.verdicts.method import limits, method
 
     flt = flt or AuditFilter()
@@ -60,7 +67,7 @@ def build_report(store: Any, flt: AuditFilter | None = None) -> dict[str, Any]:
         r
         for r in list_runs(store, limit=None)
         if flt.includes(datetime.fromisoformat(r["started_at"]))
-        and (flt.product is None or (r["product"] or endpoint_name(r["target"])) == flt.product)
+        and (flt.product is None or r["counts_for"] == flt.product)
     ]
     return {
         "schema": SCHEMA,
@@ -168,6 +175,7 @@ def _markdown(report: dict[str, Any]) -> str:
             lines += ["", "**Conflict:**", ""] + [f"- {md_text(c)}" for c in p["conflicts"]]
         if p["switches"]:
             lines += ["", f"**Switches:** {md_text(_switches(p))}"]
+        lines += markdown_product_runs(report, p["product"])
     if report["models"]:
         lines += ["", "## Observed model ids", ""]
         lines += [
@@ -184,6 +192,7 @@ def _markdown(report: dict[str, Any]) -> str:
                 _md_cell(m.get("last_seen")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+    lines += markdown_runs(report)
     lines += ["", "## How verdicts are reached", ""]
     lines += [f"- {md_text(m, limit=_PROSE)}" for m in report.get("method", [])]
     lines += ["", "## Limits", ""] + [
@@ -200,7 +209,7 @@ _CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2430}
 table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{border-bottom:1px solid #dde;
 padding:.35rem .5rem;text-align:left;vertical-align:top}th{background:#f3f5f9}
-.identified{color:#11703a}.conflict{color:#b3261e}.unknown,.no-evidence{color:#777}
+.identified{color:#11703a}.conflict,.partial{color:#b3261e}.unknown,.no-evidence{color:#777}
 code{background:#f3f5f9;padding:0 .2rem;border-radius:3px}figure{margin:.5rem 0}
 figcaption{font-size:12px;color:#555}@media print{body{margin:0;max-width:none}h2{break-after:avoid}
 tr,figure{break-inside:avoid}}
@@ -252,10 +261,12 @@ def _html(report: dict[str, Any]) -> str:
             out.append("</ul>")
         if p["switches"]:
             out.append(f"<p><b>Switches:</b> {e(_switches(p))}</p>")
+        out += html_product_runs(report, p["product"])
         chart = timeline_svg(p.get("daily") or [], p["switches"])
         if chart:
             out.append(f"<figure>{chart}<figcaption>exchanges per day (UTC) by family"
                        "</figcaption></figure>")  # fmt: skip
+    out += html_runs(report, {p["product"] for p in report["products"]})
     out.append("<h2>How verdicts are reached</h2><ul>")
     out += [f"<li>{e(m, limit=_PROSE)}</li>" for m in report.get("method", [])]
     out.append("</ul><h2>Limits</h2><ul>")
