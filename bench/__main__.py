@@ -51,6 +51,8 @@ def external_modules() -> list[str]:
     names += [f"bench.{p.stem}" for p in sorted((ROOT / "bench").glob("logits_*.py"))]
     if (ROOT / "bench" / "dashboard_gate.py").exists():
         names.append("bench.dashboard_gate")
+    if (ROOT / "bench" / "product_channels.py").exists():
+        names.append("bench.product_channels")
     return names
 
 

@@ -214,11 +214,16 @@ def run(quick: bool) -> tuple[str, dict[str, float]]:
 
 
 def write_docs(
-    table: str, begin: str = BEGIN, end: str = END, heading: str = "## Benchmark"
+    table: str,
+    begin: str = BEGIN,
+    end: str = END,
+    heading: str = "## Benchmark",
+    doc: Path | None = None,
 ) -> None:
-    """Replace the block between ``begin`` and ``end`` in the tokenizer doc (append it under
-    ``heading`` when the markers are missing)."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    """Replace the block between ``begin`` and ``end`` in ``doc`` (default: the tokenizer doc;
+    append it under ``heading`` when the markers are missing)."""
+    doc = doc or DOC
+    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
     block = f"{begin}\n{table}\n{end}"
     if begin in text and end in text:
         text = re.sub(
@@ -226,7 +231,7 @@ def write_docs(
         )
     else:
         text = text.rstrip() + f"\n\n{heading}\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    doc.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

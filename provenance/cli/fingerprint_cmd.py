@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 RUNS_SCHEMA = "provenance.fingerprint-runs/1"
-RUN_COLUMNS = ("id", "when", "kind", "target", "model", "product", "verdict", "method", "requests")
+RUN_COLUMNS = ("id", "when", "kind", "target", "model", "product", "verdict", "method", "requests",
+               "channel")  # fmt: skip
 
 
 def _register_runs(stages: argparse._SubParsersAction) -> None:
@@ -46,7 +47,7 @@ def _register_runs(stages: argparse._SubParsersAction) -> None:
 
 def _list_runs(args: argparse.Namespace) -> int:
     from provenance.cli.output import Listing, chosen_format, emit
-    from provenance.reporting.runs import list_runs
+    from provenance.reporting.runs import channel_text, list_runs
     from provenance.store import open_store
 
     fmt = chosen_format(args)
@@ -56,8 +57,10 @@ def _list_runs(args: argparse.Namespace) -> int:
         rows = [r for r in rows if r["product"] == args.product][: args.limit]
     keys = ("id", "started_at", "kind", "target", "model", "product", "verdict", "method",
             "requests")  # fmt: skip
+
+    def cells(r: dict) -> list:
+        return [*(r[k] for k in keys), channel_text(r.get("channel"))]
+
     title = f"{len(rows)} fingerprint runs (newest first)"
-    emit(
-        Listing(RUNS_SCHEMA, "runs", title, RUN_COLUMNS, rows, lambda r: [r[k] for k in keys]), fmt
-    )
+    emit(Listing(RUNS_SCHEMA, "runs", title, RUN_COLUMNS, rows, cells), fmt)
     return 0

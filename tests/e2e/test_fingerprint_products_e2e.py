@@ -224,24 +224,23 @@ def test_connect_template_rebuilds_the_captured_bytes(captured, capsys):
     assert {"path": "2.1"} in [{"path": c["path"]} for c in doc["text_candidates"]]
 
 
-def test_guided_probes_typed_through_the_products_client(captured, products, capsys):
-    """The command waits; a real SDK sends each printed probe through the capture proxy."""
+def guided(captured: dict[str, Any], send: Any, *flags: str) -> tuple[list[str], dict[str, Any]]:
+    """``fingerprint tokenizer --guided`` in a subprocess; ``send(client, text)`` types each
+    printed probe into the product through a second capture session. (probe ids, result)."""
     env = {**os.environ, "PROVENANCE_HOME": str(captured["home"])}
     proxy = provenance_capture(captured["db"], captured["confdir"], "--product", "acme-suite",
                                env={"PROVENANCE_HOME": str(captured["home"])})  # fmt: skip
     proxy.wait_listening()
     cmd = subprocess.Popen(
         [str(BIN / "python"), "-m", "provenance.cli.main", "fingerprint", "tokenizer",
-         "--guided", "--json", "--wait", "60", "--db", captured["db"]],
+         "--guided", "--json", "--wait", "60", "--db", captured["db"], *flags],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     sent: list[str] = []
+    rest = ""
     try:
-        http = anthropic.DefaultHttpxClient(proxy=proxy.url, verify=ca_context(captured["confdir"]),
-                                            trust_env=False, timeout=60)  # fmt: skip
-        with http:
-            claude = anthropic.Anthropic(base_url=products.base_url, api_key=GATEWAY_KEY,
-                                         http_client=http)  # fmt: skip
+        with httpx.Client(proxy=proxy.url, verify=ca_context(captured["confdir"]),
+                          trust_env=False, timeout=60) as client:  # fmt: skip
             assert cmd.stdout is not None
             for line in cmd.stdout:
                 if not line.startswith('{"schema": "provenance.probe/1"'):
@@ -249,22 +248,48 @@ def test_guided_probes_typed_through_the_products_client(captured, products, cap
                     break
                 probe = json.loads(line)
                 sent.append(probe["probe"])
-                turn = [{"role": "user", "content": probe["send"]}]
-                claude.messages.create(
-                    model="gw-default", max_tokens=16, system="Be brief.", messages=turn
-                )
-            else:
-                rest = ""
+                send(proxy, client, probe["send"])
         code = cmd.wait(timeout=120)
     finally:
         cmd.kill()
         proxy.stop(signal.SIGINT)
     assert code == 0, cmd.stderr.read() if cmd.stderr else ""
-    doc = json.loads(rest)
+    return sent, json.loads(rest)
+
+
+def test_guided_probes_typed_through_the_products_client(captured, products):
+    """The command waits; the real anthropic SDK sends each printed probe through the proxy."""
+
+    def send(proxy: Any, client: httpx.Client, text: str) -> None:
+        http = anthropic.DefaultHttpxClient(proxy=proxy.url, verify=ca_context(captured["confdir"]),
+                                            trust_env=False, timeout=60)  # fmt: skip
+        with http:
+            claude = anthropic.Anthropic(base_url=products.base_url, api_key=GATEWAY_KEY,
+                                         http_client=http)  # fmt: skip
+            turn = [{"role": "user", "content": text}]
+            claude.messages.create(model="gw-default", max_tokens=16, system="Be brief.",
+                                   messages=turn)  # fmt: skip
+
+    sent, doc = guided(captured, send)
     assert sent == ["baseline", "p1", "p2", "p3"]
     assert doc["verdict"] == "qwen2", doc["reason"]
     assert doc["channel"]["kind"] == "guided" and len(doc["channel"]["exchanges"]) == 4
     assert doc["channel"]["product"] == "acme-suite"
+
+
+def test_guided_probes_for_an_api_no_catalog_knows(captured, products):
+    """Guided probing takes the same path flags as replay for an unknown format."""
+
+    def send(proxy: Any, client: httpx.Client, text: str) -> None:
+        turn = {"input": {"text": text}, "history": []}
+        body = {"session": {"id": "s-2"}, "turn": turn, "opts": {"limit": 64}}
+        resp = client.post(products.base_url + AGENT_PATH, json=body,
+                           headers={"authorization": f"Bearer {TOKEN}"})  # fmt: skip
+        assert resp.status_code == 200
+
+    sent, doc = guided(captured, send, "--text-at", "out.t", "--usage-at", "prompt=meter.in")
+    assert len(sent) == 4
+    assert doc["verdict"] == "glm4" and doc["usage_reported"] is True, doc["reason"]
 
 
 def test_guided_probe_that_never_arrives(captured, capsys):
