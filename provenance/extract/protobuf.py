@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -104,11 +105,18 @@ def parse_fields(buf: bytes, *, max_fields: int = MAX_FIELDS) -> list[Field] | N
 
 
 def _printable_text(buf: bytes) -> str | None:
+    """``buf`` as text when it is UTF-8 without control characters (tab, LF, CR allowed).
+    Format characters and other spaces (U+200D, U+00A0, U+2028 …) are text people type: a
+    prompt holding one is still shown, searched and redacted as text, not as base64 bytes."""
     try:
         text = buf.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if text and all(ch.isprintable() or ch in "\t\n\r" for ch in text):
+    if not text:
+        return None
+    if text.isprintable() or all(
+        ch in "\t\n\r" or unicodedata.category(ch) != "Cc" for ch in text
+    ):
         return text
     return None
 

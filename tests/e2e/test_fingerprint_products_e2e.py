@@ -296,3 +296,20 @@ def test_guided_probe_that_never_arrives(captured, capsys):
     code, doc, err = fingerprint(captured, "--guided", "--wait", "1", capsys=capsys)
     assert code == 1 and "did not arrive within 1 s" in err
     assert doc["verdict"] is None and doc["requests"] == 1
+
+
+def test_guided_probes_through_the_connect_client(captured, products):
+    """The Connect product by guided probing: no usage, so its stream boundaries decide."""
+
+    def send(proxy: Any, client: httpx.Client, text: str) -> None:
+        resp = client.post(
+            products.base_url + CONNECT_PATH,
+            content=connect_chat_request("default", text),
+            headers=connect_headers(token=CURSOR_TOKEN, client_version="acme-agent/3.4.1"),
+        )
+        assert resp.status_code == 200
+
+    sent, doc = guided(captured, send)
+    assert len(sent) == 4
+    assert doc["verdict"] == "kimi-k2" and doc["usage_reported"] is False, doc["reason"]
+    assert doc["channel"]["api"] == "connect"
