@@ -114,9 +114,7 @@ def _printable_text(buf: bytes) -> str | None:
         return None
     if not text:
         return None
-    if text.isprintable() or all(
-        ch in "\t\n\r" or unicodedata.category(ch) != "Cc" for ch in text
-    ):
+    if text.isprintable() or all(ch in "\t\n\r" or unicodedata.category(ch) != "Cc" for ch in text):
         return text
     return None
 
