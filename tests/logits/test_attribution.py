@@ -149,6 +149,11 @@ def test_chat_logprobs_path_and_store(zoo, capsys, tmp_path: Path) -> None:
         with BackgroundServer(app) as proxy:
             doc = fingerprint(proxy.url + "/v1", zoo.bases, capsys, "--db", db)
     assert doc["evidence"]["api"] == "chat-logprobs" and doc["method"] == "logprobs"
+    # the fallback from the under-trained method is said, with why (issue 27, item 0)
+    assert "under-trained-token method not used" in doc["reason"]
+    assert any(
+        n.startswith("under-trained-token method not used") for n in doc["evidence"]["notes"]
+    )
     assert doc["verdict"] in (None, parent), doc["reason"]
     assert doc["outcome"] in ("match", "inconclusive"), doc["reason"]
     assert (doc["outcome"] == "match") == (doc["verdict"] == parent)

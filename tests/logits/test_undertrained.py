@@ -212,3 +212,23 @@ def test_the_null_is_exact_whatever_the_endpoint_learned():
     assert sum(p < 0.01 for p in ps) <= 2
     again = undertrained.score_reference(ref, aligned, probes.undertrained["a"])
     assert again.null == scored.null
+
+
+def test_a_reference_without_a_clear_cluster_is_said_not_skipped_silently():
+    """Held-out vocabularies can have no gap in their norms: the method must say why it is not
+    used, per reference, rather than fall back without a word (issue 27, item 0)."""
+    smooth = base("smooth", 3)
+    rng = np.random.default_rng(11)
+    smooth.emb = smooth.emb * (1.0 + 0.01 * rng.random((VOCAB, 1)))
+    smooth.emb[:] = smooth.emb / np.linalg.norm(smooth.emb, axis=1, keepdims=True)
+    smooth.emb *= (0.1 * 1.01 ** np.arange(VOCAB))[rng.permutation(VOCAB)][:, None]
+    why: list[str] = []
+    assert undertrained.build_probes([smooth], 4, why) is None
+    assert len(why) == 1 and why[0].startswith("smooth: its input-embedding norms have no clear")
+    assert "largest ratio between neighbours 1.010" in why[0] and str(undertrained.GAP) in why[0]
+    served = base("served", 4)
+    served.embedding_norms = lambda: None  # type: ignore[method-assign]  # a remote reference
+    why = []
+    pset = undertrained.build_probes([base("a", 1), served], 4, why)
+    assert pset is not None and "served" not in pset.undertrained
+    assert why == ["served: no weights here (a served reference), so no under-trained tokens"]

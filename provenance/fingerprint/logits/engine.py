@@ -265,6 +265,9 @@ def decide_comparison(
     return result
 
 
+UNUSED = "under-trained-token method not used"
+
+
 def _undertrained_first(
     prober: EndpointProber, references: Sequence[ReferenceModel]
 ) -> dict[str, Any] | None:
@@ -275,16 +278,23 @@ def _undertrained_first(
 
     if not references:
         return None
-    pset = undertrained.build_probes(references, prober.max_requests)
+    why: list[str] = []
+    pset = undertrained.build_probes(references, prober.max_requests, why)
+    if pset is not None and len(pset.texts) < 2:
+        why.append(f"only {len(pset.texts)} under-trained-token probe text(s) could be built")
+    if pset is not None:
+        missing = sorted({r.name for r in references} - set(pset.undertrained))
+        why.extend(n for n in pset.notes if any(n.startswith(m) for m in missing))
     if (
         pset is None
         or len(pset.texts) < 2
         or set(pset.undertrained) != {r.name for r in references}
     ):
+        prober.notes.extend(f"{UNUSED}: {w}" for w in why[:4] or ["unavailable"])
         return None
     first = undertrained_stage.first_probe(prober, pset)
     if first is None or prober.api != "completions-echo":
-        prober.notes.append("no echoed prompt logprobs: under-trained-token probes not used")
+        prober.notes.append(f"{UNUSED}: the endpoint gives no echoed prompt logprobs")
         return None
     observations = [first, *collect(prober, undertrained_stage.probe_dicts(pset)[1:])]
     part = undertrained_stage.run(prober, references, pset, observations)
@@ -320,6 +330,9 @@ def run_fingerprint(
     comp = compare_all(observations, references)
     result = decide_comparison(comp, observations, references)
     reason = result.reason
+    unused = next((n for n in prober.notes if n.startswith(UNUSED)), None)
+    if unused is not None:
+        reason = f"{reason} ({unused})"
     if comp.method == "greedy-agreement":
         reason = "the endpoint gives no logprobs, so greedy-continuation agreement was used; " + (
             reason

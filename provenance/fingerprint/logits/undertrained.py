@@ -72,6 +72,11 @@ def undertrained_ids(norms: Sequence[float]) -> list[int] | None:
     only if that ratio is at least ``GAP``. All-zero rows (a padding token's) are not
     initialisation and are left out.
     """
+    return _cluster(norms)[0]
+
+
+def _cluster(norms: Sequence[float]) -> tuple[list[int] | None, float]:
+    """(:func:`undertrained_ids`, the largest neighbour ratio found)."""
     order = sorted((i for i in range(len(norms)) if norms[i] > 0), key=lambda i: norms[i])
     limit = min(int(len(norms) * MAX_SHARE), len(order) - 1)
     best, cut = 0.0, -1
@@ -80,8 +85,23 @@ def undertrained_ids(norms: Sequence[float]) -> list[int] | None:
         if ratio > best:
             best, cut = ratio, k
     if cut < 0 or best < GAP:
+        return None, best
+    return sorted(order[: cut + 1]), best
+
+
+def cluster_note(name: str, norms: Sequence[float] | None) -> str | None:
+    """Why reference ``name`` offers no under-trained tokens (one line), or None when it does."""
+    if norms is None:
+        return f"{name}: no weights here (a served reference), so no under-trained tokens"
+    found, best = _cluster(norms)
+    if found is not None:
         return None
-    return sorted(order[: cut + 1])
+    if len(norms) * MAX_SHARE <= MIN_TOKENS:
+        return f"{name}: a vocabulary of {len(norms)} is too small for the under-trained method"
+    return (
+        f"{name}: its input-embedding norms have no clear low cluster (largest ratio between "
+        f"neighbours {best:.3f}, a cluster needs {GAP})"
+    )
 
 
 def probe_units(ref: ReferenceModel, ids: set[int]) -> list[str]:
@@ -118,25 +138,36 @@ class ProbeSet:
     notes: list[str] = field(default_factory=list)
 
 
-def build_probes(references: Sequence[ReferenceModel], count: int) -> ProbeSet | None:
+def build_probes(
+    references: Sequence[ReferenceModel], count: int, why: list[str] | None = None
+) -> ProbeSet | None:
     """``count`` probe texts from the references' under-trained tokens, or None when no
     reference exposes weights with a clear under-trained cluster (the method is then unavailable).
 
     References that do not tokenize the texts like the first such reference are left out of
-    ``undertrained`` (they are compared by other means or ruled out).
+    ``undertrained`` (they are compared by other means or ruled out). ``why`` collects, one line
+    each, why a reference offers no under-trained tokens and why no probe set could be built.
     """
+    why = why if why is not None else []
     sets: dict[str, list[int]] = {}
     for ref in references:
         norms = ref.embedding_norms()
         found = undertrained_ids(norms) if norms is not None else None
         if found:
             sets[ref.name] = found
+        else:
+            note = cluster_note(ref.name, norms)
+            why.append(note or f"{ref.name}: no under-trained tokens found")
     if not sets:
         return None
     lead = next(r for r in references if r.name in sets)
     union = set().union(*(set(v) for v in sets.values()))
     units = probe_units(lead, union)
     if len(units) < MIN_TOKENS:
+        why.append(
+            f"only {len(units)} probe texts can be made of the under-trained tokens "
+            f"(need {MIN_TOKENS})"
+        )
         return None
     groups: dict[int, list[str]] = {}
     for unit in units:  # by token count, so that long characters do not crowd out the rest
