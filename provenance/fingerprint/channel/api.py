@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,20 +98,23 @@ class Request:
     body: dict[str, Any]
 
 
-class Dialect:
-    """One API's hooks: build the generating (and counting) request, read text and logprobs."""
+class Dialect(ABC):
+    """One API's hooks: build the generating (and counting) request, read text and logprobs.
+    Every API fills in :meth:`generate` and :meth:`pieces`; counting and logprobs are optional."""
 
     name = ""
 
+    @abstractmethod
     def generate(self, model: str, probe: Probe) -> Request:
-        raise NotImplementedError
+        """The request that generates a reply to ``probe``."""
 
     def count(self, model: str, probe: Probe) -> Request | None:
         """The counting request, or None when the API has no counting endpoint."""
         return None
 
+    @abstractmethod
     def pieces(self, doc: Mapping[str, Any]) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The reply text of one answer document (one piece for a whole-body reply)."""
 
     def logprobs(self, doc: Mapping[str, Any]) -> tuple[TokenLogprob, ...] | None:
         return None

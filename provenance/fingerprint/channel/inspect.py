@@ -69,9 +69,7 @@ def _resupply(template: Template) -> list[str]:
     try:
         template.build(_stored_prompt(template) or "", Secrets())
     except MissingSecrets as exc:
-        text = str(exc)
-        listed = text.split("environment: ", 1)[-1].rsplit(" (nothing was sent)", 1)[0]
-        return [item.strip() for item in listed.split(";") if item.strip()]
+        return list(exc.missing)
     except UsageError:
         return []
     return []

@@ -123,10 +123,14 @@ def _first(doc: Any, paths: tuple[str, ...], protobuf: bool, kind: type) -> Any:
     return None
 
 
-def text_pieces(stored: StoredReply, fmt: ChatFormat | None, paths: ReplyPaths) -> tuple[str, ...]:
-    """The reply text as it arrived (see the module docstring)."""
+def text_pieces(
+    stored: StoredReply, fmt: ChatFormat | None, paths: ReplyPaths, docs: list[Any] | None = None
+) -> tuple[str, ...]:
+    """The reply text as it arrived (see the module docstring); ``docs``: its :func:`frames`,
+    when the caller has them already."""
     protobuf = is_protobuf(stored.content_type)
-    docs = frames(stored.response_body, stored.content_type)
+    if docs is None:
+        docs = frames(stored.response_body, stored.content_type)
     if paths.text:
         return tuple(p for d in docs if (p := _first(d, (paths.text,), protobuf, str)))
     if not protobuf and stored.response_body:
@@ -141,7 +145,7 @@ def text_pieces(stored: StoredReply, fmt: ChatFormat | None, paths: ReplyPaths) 
 
 
 def usage_counts(
-    stored: StoredReply, fmt: ChatFormat | None, paths: ReplyPaths
+    stored: StoredReply, fmt: ChatFormat | None, paths: ReplyPaths, docs: list[Any] | None = None
 ) -> tuple[int | None, int | None]:
     """``(prompt tokens, completion tokens)`` the reply reports (see the module docstring)."""
     protobuf = is_protobuf(stored.content_type)
@@ -155,7 +159,8 @@ def usage_counts(
         prompt_paths, completion_paths = fmt.usage_prompt, fmt.usage_completion
     else:
         return None, None
-    docs = frames(stored.response_body, stored.content_type)
+    if docs is None:
+        docs = frames(stored.response_body, stored.content_type)
     prompt = completion = None
     for doc in reversed(docs):
         if prompt is None and prompt_paths:
@@ -202,8 +207,9 @@ def read_reply(stored: StoredReply, fmt: ChatFormat | None, paths: ReplyPaths) -
     error = error_of(stored)
     if error is not None:
         return Reply(stored.status, exchange_id=stored.exchange_id, error=error)
-    pieces = text_pieces(stored, fmt, paths)
-    prompt, completion = usage_counts(stored, fmt, paths)
+    docs = frames(stored.response_body, stored.content_type)
+    pieces = text_pieces(stored, fmt, paths, docs)
+    prompt, completion = usage_counts(stored, fmt, paths, docs)
     if not pieces and prompt is None and completion is None:
         error = (
             f"the reply from {stored.where} carried neither text nor usage the parsers could read "

@@ -53,7 +53,11 @@ class TemplateError(ChannelError):
 
 class MissingSecrets(TemplateError):
     """The request would still carry redacted placeholders; nothing was sent. Exit code 2: the
-    auditor must re-supply them."""
+    auditor must re-supply them. ``missing`` lists each place with the flag that fills it."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +222,8 @@ class Template:
             raise MissingSecrets(
                 f"exchange {self.exchange.id} holds redacted values the request needs; "
                 f"re-supply them from your environment: {'; '.join(missing)} "
-                "(nothing was sent)"
+                "(nothing was sent)",
+                missing,
             )
         return request
 
