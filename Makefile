@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-fast demo bench fuzz lint format lock clean screenshots
+.PHONY: all venv vllm-venv test test-fast demo bench fuzz lint format lock clean screenshots
 
 all: test
 
@@ -21,6 +21,11 @@ $(STAMP): requirements.lock pyproject.toml setup.py
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## make vllm-venv: the real vLLM server (CPU build) the reference tests start; its own venv,
+## $$PROVENANCE_VLLM_VENV (default .vllm-venv), from requirements-vllm.lock (about 2 minutes).
+vllm-venv:
+	bash scripts/vllm-venv
 
 ## make test: lint, then the whole suite (slow, postgres, browser and e2e tests included).
 test: $(STAMP)

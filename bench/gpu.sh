@@ -18,7 +18,8 @@
 #   3. checks that GPU and CPU scores of a small model agree (float32 and bfloat16 on the GPU
 #      against float32 on the CPU);
 #   4. estimates, from that throughput, the reference-side cost of one run of the default logit
-#      method (32 probes x 256 tokens, scored once and under 40 permutations);
+#      method (32 probes x 256 tokens, scored once and under 40 permutations), and measures the
+#      chat paths' (32 user turns with 64-token answers, 336 tokens each, the same 41 passes);
 #   5. prints a short table LAST.
 set -euo pipefail
 PY="${PYTHON:-python3}"
@@ -174,6 +175,17 @@ def main():
             model(input_ids=one)
         sync()
         step_s = (time.perf_counter() - t0) / steps
+        # the chat paths score the user turn (probe of 256 tokens + template) plus a 64-token
+        # answer, teacher-forced, once and under 40 permutations: sequences of 336 tokens
+        chat_seq = 336
+        chat_batch = max(1, batch * seq // chat_seq)
+        chat_ids = torch.randint(2, cfg.vocab_size, (chat_batch, chat_seq), device=DEV)
+        score(model, chat_ids[:1]); sync()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            score(model, chat_ids)
+        sync()
+        chat_tps = chat_batch * chat_seq / ((time.perf_counter() - t0) / reps)
     tps = batch * seq / prefill_s
     bw_ref = NOMINAL_BW or bw
     bound_step = active * bytes_per / bw_ref
@@ -195,6 +207,10 @@ def main():
     rows.append(("under-trained-token run, per reference", f"{null_tokens / tps:.1f} s",
                  f"{null_tokens:,} tokens (probes + 40 permutations) at the throughput above, "
                  "these layers only"))
+    chat_tokens = 41 * 32 * 336
+    rows.append(("under-trained chat run, per reference", f"{chat_tokens / chat_tps:.1f} s",
+                 f"{chat_tokens:,} tokens (32 turns + 64-token answers, 40 permutations) at "
+                 f"{chat_tps:,.0f} tokens/s measured at length 336"))
     del model
     gc.collect()
     if CUDA:

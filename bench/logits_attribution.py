@@ -25,7 +25,6 @@ Writes the tables between the ``bench:logits`` markers of ``docs/logit-fingerpri
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -260,30 +259,16 @@ def run(work: Path, quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.logits_attribution")
-    ap.add_argument("--quick", action="store_true", help="fewer distances and request counts")
-    ap.add_argument("--work", type=Path, default=None, help="model folder (default: temp)")
-    ap.add_argument("--no-write", action="store_true", help="print only; leave the docs alone")
-    args = ap.parse_args(argv)
-    import torch
-    import transformers
+    from bench.zoo_main import main as zoo_main
 
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="bench-logits-") as tmp:
-        work = args.work or Path(tmp)
-        t0 = time.perf_counter()
-        text = run(work, args.quick)
-        text += f"\nTotal benchmark time {time.perf_counter() - t0:.0f} s (build included).\n"
-    print(text)
-    if not args.no_write and DOC.is_file():
-        doc = DOC.read_text(encoding="utf-8")
-        if BEGIN in doc and END in doc:
-            head, rest = doc.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
-    return 0
+    return zoo_main(
+        "python -m bench.logits_attribution",
+        run,
+        DOC,
+        (BEGIN, END),
+        argv,
+        quick_help="fewer distances and request counts",
+    )
 
 
 if __name__ == "__main__":

@@ -124,8 +124,10 @@ class ReferenceModel(abc.ABC):
             seq_out = []
             for row, cands in zip(seq_rows, seq_cands, strict=True):
                 table = dict(row.top)
+                # the 20th log-probability bounds every token outside the top 20 (the prompt
+                # token may rank lower: its own value is exact but no bound for the others)
+                floor = min(table.values()) if table else row.logprob
                 table[row.token_id] = row.logprob
-                floor = min(table.values())
                 seq_out.append([table.get(c, floor) for c in cands])
             out.append(seq_out)
         return out
@@ -133,6 +135,11 @@ class ReferenceModel(abc.ABC):
     def embedding_norms(self) -> list[float] | None:
         """The L2 norm of each input-embedding row, by token id; None when the weights are not
         visible (a remote server). Used to find the reference's under-trained tokens."""
+        return None
+
+    def embedding_rows(self, ids: Sequence[int]) -> list[list[float]] | None:
+        """The input-embedding rows of ``ids``, in order; None when the weights are not visible.
+        Used to tell which references are related to each other (:mod:`…logits.kinship`)."""
         return None
 
     def lookup_tokens(self, strings: Sequence[str]) -> list[int | None]:

@@ -233,6 +233,14 @@ class TransformersReference(ReferenceModel):
             weight = self.model.get_input_embeddings().weight
             return [float(x) for x in weight.float().norm(dim=1).cpu()]
 
+    def embedding_rows(self, ids: Sequence[int]) -> list[list[float]] | None:
+        import torch
+
+        with self._lock, torch.no_grad():
+            weight = self.model.get_input_embeddings().weight
+            index = torch.tensor(list(ids), dtype=torch.long, device=weight.device)
+            return [[float(x) for x in row] for row in weight[index].float().cpu()]
+
     def apply_chat_template(
         self, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True
     ) -> list[int]:

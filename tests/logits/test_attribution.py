@@ -118,9 +118,9 @@ def test_chat_logprobs_path_and_store(zoo, capsys, tmp_path: Path) -> None:
     """Chat logprobs when completions are absent; the run lands in the store.
 
     Chat logprobs carry far less than echoed prompt logprobs (only the generated tokens, after a
-    chat template these raw-text models never saw): on this zoo the decision is a match on some
-    torch builds and inconclusive on others (CPU vs CUDA wheels train slightly different models),
-    so the test asserts what must hold on every build — never a claim for the wrong base."""
+    chat template these raw-text models never saw), so the test asserts what must hold on every
+    build (CPU and CUDA wheels train slightly different models) — never a claim for the wrong
+    base."""
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
@@ -148,14 +148,12 @@ def test_chat_logprobs_path_and_store(zoo, capsys, tmp_path: Path) -> None:
         db = f"sqlite:///{tmp_path / 'p.sqlite'}"
         with BackgroundServer(app) as proxy:
             doc = fingerprint(proxy.url + "/v1", zoo.bases, capsys, "--db", db)
-    assert doc["evidence"]["api"] == "chat-logprobs" and doc["method"] == "logprobs"
-    # the fallback from the under-trained method is said, with why (issue 27, item 0)
-    assert "under-trained-token method not used" in doc["reason"]
-    assert any(
-        n.startswith("under-trained-token method not used") for n in doc["evidence"]["notes"]
-    )
+    # chat answers are probed with under-trained-token turns (issue 27), not the fallback
+    assert doc["evidence"]["api"] == "chat-logprobs"
+    assert doc["method"] == "undertrained-chat-logprobs", doc["reason"]
+    assert not any(n.startswith("under-trained-token method not used")
+                   for n in doc["evidence"]["notes"])  # fmt: skip
     assert doc["verdict"] in (None, parent), doc["reason"]
-    assert doc["outcome"] in ("match", "inconclusive"), doc["reason"]
     assert (doc["outcome"] == "match") == (doc["verdict"] == parent)
     store = open_store(db)
     try:

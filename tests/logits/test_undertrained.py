@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from provenance.fingerprint.logits import decision, undertrained
+from provenance.fingerprint.logits import decision, kinship, undertrained, undertrained_stage
 from provenance.fingerprint.logits.endpoint import Observation, ObservedToken
 from provenance.reference.base import PositionLogprobs, ReferenceModel
 
@@ -63,6 +63,9 @@ class Bigram(ReferenceModel):
 
     def embedding_norms(self) -> list[float] | None:
         return [float(x) for x in np.linalg.norm(self.emb, axis=1)]
+
+    def embedding_rows(self, ids: Sequence[int]) -> list[list[float]] | None:
+        return self.emb[list(ids)].tolist()
 
     def score_tokens(self, sequences, positions, candidates):
         out = []
@@ -111,11 +114,31 @@ def echo(model: Bigram, texts: Sequence[str]) -> list[Observation]:
     return obs
 
 
+def graded(name: str, seed: int) -> Bigram:
+    """A base with no gap in its input-embedding norms (what a vocabulary built on exactly the
+    training text gives): the rows of ``rows(seed)``, the untrained ones plus a part shared by
+    every model on the same data (more of it the more often the token occurs), every row then
+    rescaled to a smooth ladder of norms in its own rank order."""
+    emb, out = rows(seed)
+    data = np.random.default_rng(999)  # the data: the same for every model trained on it
+    weight = 0.02 * np.linspace(1, 0, VOCAB - TRAINED)[:, None]
+    emb[TRAINED:] += weight * data.normal(0, 1, (VOCAB - TRAINED, DIM))
+    out[TRAINED:] += weight * data.normal(0, 1, (VOCAB - TRAINED, DIM))
+    rank = np.argsort(np.argsort(np.linalg.norm(emb, axis=1)))
+    emb *= (0.08 * 15 ** (rank / VOCAB) / np.linalg.norm(emb, axis=1))[:, None]
+    return Bigram(name, emb, out)
+
+
 def run(endpoint: Bigram, refs: Sequence[Bigram], count: int = 8) -> decision.Decision:
     probes = undertrained.build_probes(refs, count)
     assert probes is not None and set(probes.undertrained) == {r.name for r in refs}
     aligned = undertrained.align(echo(endpoint, probes.texts), probes)
-    scored = [undertrained.score_reference(r, aligned, probes.undertrained[r.name]) for r in refs]
+    scored = [
+        undertrained.score_reference(
+            r, aligned, probes.undertrained[r.name], strata=probes.strata[r.name]
+        )
+        for r in refs
+    ]
     p = {s.name: decision.t_sf(s.z, undertrained.PERMUTATIONS - 1) for s in scored}
     versus = {s.name: "" for s in scored}
     return decision.conclude(
@@ -214,21 +237,90 @@ def test_the_null_is_exact_whatever_the_endpoint_learned():
     assert again.null == scored.null
 
 
-def test_a_reference_without_a_clear_cluster_is_said_not_skipped_silently():
-    """Held-out vocabularies can have no gap in their norms: the method must say why it is not
-    used, per reference, rather than fall back without a word (issue 27, item 0)."""
-    smooth = base("smooth", 3)
-    rng = np.random.default_rng(11)
-    smooth.emb = smooth.emb * (1.0 + 0.01 * rng.random((VOCAB, 1)))
-    smooth.emb[:] = smooth.emb / np.linalg.norm(smooth.emb, axis=1, keepdims=True)
-    smooth.emb *= (0.1 * 1.01 ** np.arange(VOCAB))[rng.permutation(VOCAB)][:, None]
+def test_a_reference_without_a_clear_cluster_uses_its_least_updated_rows_and_says_so():
+    """Held-out vocabularies can have no gap in their norms (issue 27, item 0): the method then
+    uses the least-updated rows, permuted within strata of similar norm, and says so."""
+    smooth = graded("smooth", 3)
+    chosen = undertrained.select_undertrained(smooth.embedding_norms())
+    assert chosen is not None and chosen.how == "least-updated"
+    assert chosen.ratio < undertrained.GAP
+    assert len(chosen.ids) == undertrained.MIN_TOKENS
+    assert all(len(g) == undertrained.STRATUM for g in chosen.strata)
+    norms = smooth.embedding_norms()
+    assert max(norms[i] for i in chosen.ids) < min(
+        norms[i] for i in range(VOCAB) if i not in chosen.ids
+    )  # the lowest norms, that is the least-updated rows
     why: list[str] = []
-    assert undertrained.build_probes([smooth], 4, why) is None
-    assert len(why) == 1 and why[0].startswith("smooth: its input-embedding norms have no clear")
-    assert "largest ratio between neighbours 1.010" in why[0] and str(undertrained.GAP) in why[0]
+    probes = undertrained.build_probes([smooth], 4, why)
+    assert probes is not None and why == []
+    assert probes.notes[0].startswith("smooth: its input-embedding norms have no clear low")
+    assert "least-updated rows" in probes.notes[0] and str(undertrained.STRATUM) in probes.notes[0]
+    assert probes.strata["smooth"] == chosen.strata
+    assert undertrained.undertrained_ids(smooth.embedding_norms()) is None  # no cluster as such
+    tiny = [0.1 * 1.01**i for i in range(40)]
+    assert undertrained.select_undertrained(tiny) is None
+    assert "too small" in (undertrained.cluster_note("tiny", tiny) or "")
     served = base("served", 4)
     served.embedding_norms = lambda: None  # type: ignore[method-assign]  # a remote reference
     why = []
     pset = undertrained.build_probes([base("a", 1), served], 4, why)
     assert pset is not None and "served" not in pset.undertrained
     assert why == ["served: no weights here (a served reference), so no under-trained tokens"]
+
+
+def test_without_a_gap_derivatives_are_claimed_and_same_data_siblings_never():
+    """Every row of these bases was trained, the least-updated ones a little, on data that
+    every sibling shares: the stratified null keeps siblings unclaimed, a derivative is found."""
+    refs = [graded("a", 1), graded("b", 2), graded("c", 3)]
+    for seed in range(3):
+        result = run(derivative(refs[1], 600 + seed, noise=0.002), refs)
+        assert (result.outcome, result.verdict) == ("match", "b"), result.reason
+    outcomes = [run(graded(f"sib{s}", 700 + s), refs).outcome for s in range(12)]
+    assert "match" not in outcomes
+
+
+def test_related_references_are_found_from_their_weights():
+    a, b = base("a", 1), base("b", 2)
+    b2 = derivative(b, 300, noise=0.002)
+    b2.name = "b2"
+    probes = undertrained.build_probes([a, b, b2], 2)
+    kins = {(k.a, k.b): k for k in kinship.relations([a, b, b2], probes.undertrained)}
+    assert kins[("b", "b2")].related and kins[("b", "b2")].cosine > 0.9
+    assert not kins[("a", "b")].related and not kins[("a", "b2")].related
+    assert kinship.lineage_set("b2", list(kins.values())) == ["b", "b2"]
+    assert "b ~ b2: related" in kins[("b", "b2")].text()
+
+
+def test_a_successor_pair_is_never_resolved_to_the_wrong_member():
+    """b2 is b's successor (b's under-trained rows kept). Endpoints descend from b or from b2:
+    a match may only name the true member; otherwise the run is inconclusive and names the
+    lineage {b, b2}."""
+    a, b = base("a", 1), base("b", 2)
+    b2 = derivative(b, 310, noise=0.003)
+    b2.name = "b2"
+    refs = [a, b, b2]
+    probes = undertrained.build_probes(refs, 8)
+    kins = kinship.relations(refs, probes.undertrained)
+    seen = []
+    for truth, seed in (("b", 320), ("b", 321), ("b2", 322), ("b2", 323)):
+        parent = b if truth == "b" else b2
+        aligned = undertrained.align(echo(derivative(parent, seed, noise=0.01), probes.texts),
+                                     probes)  # fmt: skip
+        scored = [undertrained.score_reference(r, aligned, probes.undertrained[r.name])
+                  for r in refs]  # fmt: skip
+        names = [s.name for s in scored]
+        p = {s.name: decision.t_sf(s.z, undertrained.PERMUTATIONS - 1) for s in scored}
+        rescore = undertrained.block_rescorer(scored)
+        result = decision.conclude(
+            names, [s.score for s in scored], p, {}, {n: "" for n in names}, rescore,
+            len(aligned.blocks), what="corr", separate_always=False, alpha=undertrained.ALPHA,
+        )  # fmt: skip
+        result, lineage = undertrained_stage.successor_rule(
+            result, names, kins, rescore, len(aligned.blocks)
+        )
+        assert result.outcome != "match" or result.verdict == truth, result.reason
+        if result.outcome != "match":
+            assert result.outcome == "inconclusive" and lineage == ["b", "b2"], result.reason
+            assert "b ~ b2" in result.reason
+        seen.append(result.outcome)
+    assert "unrelated" not in seen

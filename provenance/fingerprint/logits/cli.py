@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--model is required with a URL")
     started = datetime.now(UTC)
     refs = load_references(args)
+    _say_related(refs)
     try:
         doc = _run_api(args, refs, key) if kind == "api" else _run_product(args, refs)
     finally:
@@ -176,6 +177,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_store:
         save_run(args.db, doc, product=args.product or doc.get("product"), started=started)
     return 0
+
+
+def _say_related(refs: list[Any]) -> None:
+    """Name related references on stderr before probing (a successor and its base)."""
+    import sys
+
+    from provenance.fingerprint.logits.kinship import before_probing
+
+    for kin in before_probing(refs):
+        print(line(f"references {kin.text()}"), file=sys.stderr)
 
 
 def _run_api(args: argparse.Namespace, refs: list[Any], key: str | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """One logit-fingerprint run: probe the endpoint, compare with every reference, decide.
 
 By default the run uses under-trained-token probes and a permutation null per reference
-(:mod:`.undertrained_stage`, method ``undertrained-tokens``) when every reference is a local
-folder with an under-trained cluster and the endpoint echoes prompt logprobs. Otherwise it falls
-back to the shipped probes and the methods below.
+(:mod:`.undertrained_stage`) when every reference is a local folder with under-trained rows:
+method ``undertrained-tokens`` when the endpoint echoes prompt logprobs, and over chat turns
+(:mod:`.undertrained_chat`) ``undertrained-chat-logprobs`` (top-k of the generated tokens) or
+``undertrained-chat-text`` (text only). Otherwise it falls back to the shipped probes and the
+methods below, and says why in the reason and ``evidence.notes``.
 
 The consensus decision (:mod:`.decision`) estimates in every run how close unrelated bases are to
 each other — each reference in turn played as the endpoint against the others, on the same probes —
@@ -266,15 +268,17 @@ def decide_comparison(
 
 
 UNUSED = "under-trained-token method not used"
+CHAT_ANSWER_TOKENS = 64  # generated tokens asked for per under-trained probe over chat
 
 
 def _undertrained_first(
     prober: EndpointProber, references: Sequence[ReferenceModel]
 ) -> dict[str, Any] | None:
-    """The run over under-trained-token probes when every reference has them and the endpoint
-    echoes prompt logprobs; None to go on with the shipped probes (see
-    :mod:`.undertrained_stage`)."""
+    """The run over under-trained-token probes when every reference has them (echo, chat
+    logprobs or chat text, whichever the endpoint answers first); None to go on with the
+    shipped probes (see :mod:`.undertrained_stage`)."""
     from provenance.fingerprint.logits import undertrained, undertrained_stage
+    from provenance.fingerprint.logits.undertrained_chat import METHODS
 
     if not references:
         return None
@@ -292,19 +296,25 @@ def _undertrained_first(
     ):
         prober.notes.extend(f"{UNUSED}: {w}" for w in why[:4] or ["unavailable"])
         return None
-    first = undertrained_stage.first_probe(prober, pset)
-    if first is None or prober.api != "completions-echo":
-        prober.notes.append(f"{UNUSED}: the endpoint gives no echoed prompt logprobs")
-        return None
-    observations = [first, *collect(prober, undertrained_stage.probe_dicts(pset)[1:])]
+    tokens = prober.chat_tokens
+    prober.chat_tokens = max(tokens, CHAT_ANSWER_TOKENS)  # longer answers: more positions
+    try:
+        first = undertrained_stage.first_probe(prober, pset)
+        if first is None or first.api not in (undertrained.METHOD_API, *METHODS):
+            prober.notes.append(f"{UNUSED}: the endpoint gave no usable answer to its first probe")
+            return None
+        observations = [first, *collect(prober, undertrained_stage.probe_dicts(pset)[1:])]
+    finally:
+        prober.chat_tokens = tokens
     part = undertrained_stage.run(prober, references, pset, observations)
     evidence = part["evidence"]
     evidence.update({
         "api": prober.api, "probes": len(observations), "endpoint_top_k": prober.top_k,
         "notes": (part["notes"] + prober.notes)[:10],
     })  # fmt: skip
+    method = METHODS.get(first.api, undertrained.METHOD)
     return {"schema": SCHEMA, "verdict": part["verdict"], "outcome": part["outcome"],
-            "reason": part["reason"], "method": undertrained.METHOD, "ranking": part["ranking"],
+            "reason": part["reason"], "method": method, "ranking": part["ranking"],
             "requests": prober.requests, "evidence": evidence}  # fmt: skip
 
 

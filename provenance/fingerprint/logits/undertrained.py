@@ -52,12 +52,15 @@ from provenance.fingerprint.logits.endpoint import Observation
 from provenance.reference.base import ReferenceModel
 
 METHOD = "undertrained-tokens"
+METHOD_API = "completions-echo"  # the API of METHOD; chat ones: :mod:`.undertrained_chat`
 ALPHA = 0.001  # family-wise rate of false lineage claims per run that this method targets
 PERMUTATIONS = 40
 MIN_TOKENS = 24  # fewer under-trained tokens than this in every reference: method unavailable
 MAX_SHARE = 0.5  # the cluster must be a minority of the vocabulary (a tiny vocabulary of
 # byte tokens and few merges leaves a third of it unseen; real ones, a few per cent)
 GAP = 1.05  # the jump between sorted norms that ends the low cluster must be this large
+LEAST_SHARE = 1 / 16  # no gap: this share of the rows, lowest norms first (≥ MIN_TOKENS)
+STRATUM = 8  # no gap: rows are permuted only among this many neighbours by norm
 PROBE_TOKENS = 256
 PROBE_SEED = 20261203
 MIN_POSITIONS = 64
@@ -77,7 +80,7 @@ def undertrained_ids(norms: Sequence[float]) -> list[int] | None:
 
 def _cluster(norms: Sequence[float]) -> tuple[list[int] | None, float]:
     """(:func:`undertrained_ids`, the largest neighbour ratio found)."""
-    order = sorted((i for i in range(len(norms)) if norms[i] > 0), key=lambda i: norms[i])
+    order = _by_norm(norms)
     limit = min(int(len(norms) * MAX_SHARE), len(order) - 1)
     best, cut = 0.0, -1
     for k in range(MIN_TOKENS - 1, limit):
@@ -89,18 +92,65 @@ def _cluster(norms: Sequence[float]) -> tuple[list[int] | None, float]:
     return sorted(order[: cut + 1]), best
 
 
-def cluster_note(name: str, norms: Sequence[float] | None) -> str | None:
-    """Why reference ``name`` offers no under-trained tokens (one line), or None when it does."""
-    if norms is None:
-        return f"{name}: no weights here (a served reference), so no under-trained tokens"
+def _by_norm(norms: Sequence[float]) -> list[int]:
+    return sorted((i for i in range(len(norms)) if norms[i] > 0), key=lambda i: norms[i])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A reference's under-trained rows and the groups a permutation may mix.
+
+    ``how`` is ``cluster`` (a clear low-norm cluster: rows training never reached, one
+    exchangeable group) or ``least-updated`` (no gap: the ``LEAST_SHARE`` rows of lowest norm,
+    in strata of ``STRATUM`` neighbours by norm, since rows trained a little are exchangeable
+    only with rows trained about as little)."""
+
+    ids: list[int]
+    strata: list[list[int]]
+    how: str
+    ratio: float  # the largest ratio between neighbouring sorted norms
+
+
+def select_undertrained(norms: Sequence[float]) -> Selection | None:
+    """The rows the method permutes: the clear cluster when there is one, else the least-updated
+    rows (None only for a vocabulary too small for the method).
+
+    Why the lowest norms are the least-updated rows: every row starts at the same scale
+    (i.i.d. initialisation) and each update of a token's row moves it by a step of about the
+    learning rate per coordinate in a direction its contexts decide, so rows grow with the
+    number of updates they got; rows that were never or rarely in a batch keep norms near the
+    bottom. Their token-specific part is then still mostly their own random initialisation —
+    what a derivative inherits and a model trained on the same data from another seed does not.
+    The stratified permutation keeps each row among rows updated about as often, so the null
+    stays valid even though "updated a little" is not "never updated".
+    """
+    if len(norms) * MAX_SHARE <= MIN_TOKENS:
+        return None
     found, best = _cluster(norms)
     if found is not None:
-        return None
-    if len(norms) * MAX_SHARE <= MIN_TOKENS:
+        return Selection(found, [found], "cluster", best)
+    order = _by_norm(norms)
+    count = min(max(MIN_TOKENS, int(len(order) * LEAST_SHARE)), len(order) // 2)
+    low = order[:count]
+    strata = [sorted(low[i : i + STRATUM]) for i in range(0, count, STRATUM)]
+    return Selection(sorted(low), strata, "least-updated", best)
+
+
+def cluster_note(name: str, norms: Sequence[float] | None) -> str | None:
+    """How reference ``name``'s under-trained rows were chosen when there is no clear cluster, or
+    why it offers none (one line); None when it has a clear cluster."""
+    if norms is None:
+        return f"{name}: no weights here (a served reference), so no under-trained tokens"
+    chosen = select_undertrained(norms)
+    if chosen is None:
         return f"{name}: a vocabulary of {len(norms)} is too small for the under-trained method"
+    if chosen.how == "cluster":
+        return None
     return (
         f"{name}: its input-embedding norms have no clear low cluster (largest ratio between "
-        f"neighbours {best:.3f}, a cluster needs {GAP})"
+        f"neighbours {chosen.ratio:.3f}, a cluster needs {GAP}); its {len(chosen.ids)} "
+        f"least-updated rows (lowest norms) are used, permuted only within strata of {STRATUM} "
+        "rows of similar norm"
     )
 
 
@@ -136,6 +186,7 @@ class ProbeSet:
     ids: list[list[int]]  # the texts' token ids (every usable reference tokenizes them alike)
     undertrained: dict[str, list[int]]  # reference name → its under-trained ids
     notes: list[str] = field(default_factory=list)
+    strata: dict[str, list[list[int]]] = field(default_factory=dict)  # name → exchangeable groups
 
 
 def build_probes(
@@ -150,13 +201,17 @@ def build_probes(
     """
     why = why if why is not None else []
     sets: dict[str, list[int]] = {}
+    strata: dict[str, list[list[int]]] = {}
+    chosen_how: list[str] = []  # how rows were chosen where there was no clear cluster
     for ref in references:
         norms = ref.embedding_norms()
-        found = undertrained_ids(norms) if norms is not None else None
-        if found:
-            sets[ref.name] = found
+        chosen = select_undertrained(norms) if norms is not None else None
+        note = cluster_note(ref.name, norms)
+        if chosen is not None:
+            sets[ref.name], strata[ref.name] = chosen.ids, chosen.strata
+            if note:
+                chosen_how.append(note)
         else:
-            note = cluster_note(ref.name, norms)
             why.append(note or f"{ref.name}: no under-trained tokens found")
     if not sets:
         return None
@@ -191,7 +246,7 @@ def build_probes(
             continue  # merges across units made ordinary tokens of most of it
         texts.append(text)
         ids.append(toks)
-    notes = []
+    notes = list(chosen_how)
     for ref in references:
         if (
             ref.name in sets
@@ -200,7 +255,7 @@ def build_probes(
         ):
             del sets[ref.name]
             notes.append(f"{ref.name} tokenizes the probes differently from {lead.name}")
-    return ProbeSet(texts, ids, sets, notes)
+    return ProbeSet(texts, ids, sets, notes, {k: strata[k] for k in sets})
 
 
 def _sweep(values: Any, keys: Sequence[Any], sweeps: int = 4) -> Any:
@@ -352,15 +407,11 @@ def features(ref: ReferenceModel, aligned: Aligned) -> Features:
                     np.asarray(prev, dtype=np.int64), blocks)  # fmt: skip
 
 
-@dataclass
-class ReferenceScore:
-    """One reference's score against the endpoint and its permutation null."""
+class NullStats:
+    """``mean``, ``sd`` and the prediction ``z`` of a ``score`` against its ``null`` scores."""
 
-    name: str
     score: float
     null: list[float]
-    view: Features
-    values: Any  # the reference's log-probabilities, aligned with ``view.endpoint``
 
     @property
     def mean(self) -> float:
@@ -376,6 +427,37 @@ class ReferenceScore:
         return (self.score - self.mean) / (self.sd * math.sqrt(1 + 1 / len(self.null)))
 
 
+@dataclass
+class ReferenceScore(NullStats):
+    """One reference's score against the endpoint and its permutation null."""
+
+    name: str
+    score: float
+    null: list[float]
+    view: Features
+    values: Any  # the reference's log-probabilities, aligned with ``view.endpoint``
+
+
+def relabellings(
+    present: Sequence[int], strata: Sequence[Sequence[int]] | None, size: int,
+    rng: random.Random, count: int,
+) -> list[Any]:  # fmt: skip
+    """``count`` id maps (numpy arrays over ``range(size)``) that permute the ``present``
+    under-trained ids, each only within its stratum (all in one when ``strata`` is None)."""
+    import numpy as np
+
+    groups = [sorted(set(g) & set(present)) for g in strata] if strata else [list(present)]
+    out = []
+    for _ in range(count):
+        lut = np.arange(size)
+        for group in groups:
+            shuffled = group[:]
+            rng.shuffle(shuffled)
+            lut[group] = shuffled
+        out.append(lut)
+    return out
+
+
 def _read(
     ref: ReferenceModel, seqs: list[list[int]], positions: list[list[int]],
     cands: list[list[list[int]]],
@@ -386,10 +468,12 @@ def _read(
 
 def score_reference(
     ref: ReferenceModel, aligned: Aligned, undertrained: Sequence[int],
-    *, permutations: int = PERMUTATIONS,
+    *, permutations: int = PERMUTATIONS, strata: Sequence[Sequence[int]] | None = None,
 ) -> ReferenceScore:  # fmt: skip
     """The residual correlation of ``ref`` with the endpoint and its permutation null: ``ref``
-    re-scored with its under-trained tokens relabelled, in the probes and in the tokens read."""
+    re-scored with its under-trained tokens relabelled, in the probes and in the tokens read.
+    ``strata`` (default: all of ``undertrained`` in one) bound the relabelling: a token is only
+    ever relabelled as another token of its own stratum."""
     import numpy as np
 
     view = features(ref, aligned)
@@ -407,11 +491,7 @@ def score_reference(
     seqs: list[list[int]] = []
     poss: list[list[int]] = []
     cands: list[list[list[int]]] = []
-    for _ in range(permutations):
-        shuffled = present[:]
-        rng.shuffle(shuffled)
-        lut = np.arange(size)
-        lut[present] = shuffled
+    for lut in relabellings(present, strata, size, rng, permutations):
         mapped = lut[flat_seqs].tolist()
         seqs.extend(mapped[a:b] for a, b in zip([0, *seq_ends[:-1]], seq_ends, strict=True))
         poss.extend(aligned.positions)

@@ -16,7 +16,8 @@ Text comes from the docstrings of the running Python's standard library (nothing
 ``pretrain`` text for the bases, ``alt`` and ``other`` for bases and models on other data,
 ``overlap`` (half ``pretrain``, half ``other``) for a model whose data overlaps a base's,
 ``finetune`` for continued pre-training, ``chat`` for chat-format SFT (ChatML turns built from
-the ``finetune`` docstrings), and a *teacher*'s sampled outputs for a distillation-like run.
+the ``finetune`` docstrings), a *teacher*'s sampled outputs for a distillation-like run, and
+policy-gradient RL on a model's own answers to the ``chat`` questions (:func:`reinforce`).
 Every model is saved as a Hugging Face folder (``config.json``, ``model.safetensors``, tokenizer
 files with a ChatML chat template): what a reference or ``serve-reference`` loads.
 
@@ -98,8 +99,13 @@ def _docstrings(module_name: str) -> list[str]:
     return parts
 
 
-def train_tokenizer(text: str, vocab_size: int = 512) -> Any:
-    """A byte-level BPE trained on ``text``, wrapped as ``PreTrainedTokenizerFast`` with ChatML."""
+def train_tokenizer(text: str, vocab_size: int = 512, *, full_alphabet: bool = True) -> Any:
+    """A byte-level BPE trained on ``text``, wrapped as ``PreTrainedTokenizerFast`` with ChatML.
+
+    ``full_alphabet``: all 256 byte tokens are in the vocabulary whether ``text`` uses them or
+    not (the usual byte-level BPE; the unused ones are rows no model of the zoo ever trains, a
+    clear low-norm cluster). Without it only the bytes of ``text`` are, so every row is trained
+    by a model on that text, the rare ones a little (no gap in the norms)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -109,7 +115,7 @@ def train_tokenizer(text: str, vocab_size: int = 512) -> Any:
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if full_alphabet else [],
         show_progress=False,
     )
     tok.train_from_iterator([text], trainer=trainer)
@@ -213,6 +219,80 @@ def train(
     return model
 
 
+def reward(text: str, stopped: bool) -> float:
+    """The RL reward of one sampled answer: the share of its characters that are letters or
+    spaces (plain prose), plus 0.5 for ending its turn. A verifiable, arbitrary target, as a
+    product maker's reward model is arbitrary to the base."""
+    if not text:
+        return 0.0
+    plain = sum(c.isalpha() or c == " " for c in text) / len(text)
+    return plain + (0.5 if stopped else 0.0)
+
+
+def rl_prompts() -> list[str]:
+    """The user turns of the ``chat`` corpus (ChatML, up to the assistant's turn)."""
+    marker = "<|im_start|>assistant\n"
+    out = []
+    for turn in corpus("chat").split("<|im_start|>user\n")[1:]:
+        question = turn.split(marker, 1)[0]
+        out.append(f"<|im_start|>user\n{question}{marker}")
+    return out
+
+
+def reinforce(
+    model: Any, tokenizer: Any, *, steps: int, lr: float, seed: int, batch: int = 8,
+    new_tokens: int = 32, temperature: float = 1.0,
+) -> Any:  # fmt: skip
+    """Policy-gradient RL on the model's own samples (REINFORCE with the batch's mean reward as
+    baseline): each step samples ``batch`` answers to ``rl_prompts`` at ``temperature``, scores
+    them with :func:`reward` and raises the log-likelihood of the better-than-average ones.
+    Tokens trained per step: about ``batch × (prompt + new_tokens)``."""
+    import random
+
+    import torch
+
+    if steps <= 0:
+        return model
+    prompts = rl_prompts()
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for _ in range(steps):
+        picks = [tokenizer(rng.choice(prompts))["input_ids"][-32:] for _ in range(batch)]
+        width = max(len(p) for p in picks)
+        ids = torch.tensor([[0] * (width - len(p)) + p for p in picks], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in picks])
+        model.eval()
+        with torch.no_grad():
+            out = model.generate(
+                ids, attention_mask=mask, do_sample=True, temperature=temperature,
+                max_new_tokens=new_tokens, pad_token_id=0, eos_token_id=eos,
+            )  # fmt: skip
+        gen = out[:, width:]
+        rewards = []
+        keep = torch.zeros_like(gen, dtype=torch.bool)
+        for row, tokens in enumerate(gen.tolist()):
+            stop = tokens.index(eos) + 1 if eos in tokens else len(tokens)
+            keep[row, :stop] = True
+            rewards.append(reward(tokenizer.decode(tokens[:stop], skip_special_tokens=True),
+                                  eos in tokens))  # fmt: skip
+        r = torch.tensor(rewards)
+        advantage = r - r.mean()
+        if float(advantage.abs().sum()) == 0.0:
+            continue
+        model.train()
+        full_mask = torch.cat([mask, keep.long()], dim=1)
+        logits = model(input_ids=out, attention_mask=full_mask).logits[:, width - 1 : -1]
+        logp = torch.log_softmax(logits.float(), -1).gather(-1, gen.unsqueeze(-1)).squeeze(-1)
+        loss = -((logp * keep).sum(1) * advantage).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How one zoo model is made: a fresh init (or a parent folder) plus training on one corpus."""
@@ -225,6 +305,8 @@ class Recipe:
     arch: str = "qwen3_moe"
     parent: str | None = None  # name of the model this one is further trained from
     teacher: str | None = None  # train on this zoo model's sampled outputs (distillation-like)
+    rl_steps: int = 0  # then policy-gradient RL on its own samples (:func:`reinforce`)
+    rl_lr: float = 1e-3
 
     @property
     def distance(self) -> float:
@@ -232,18 +314,35 @@ class Recipe:
         return self.steps * self.lr
 
 
-class Zoo:
-    """Builds and caches zoo models under ``root`` (one shared tokenizer per zoo)."""
+VOCABS = {
+    # name: (corpora the tokenizer is trained on, all 256 byte tokens in the vocabulary)
+    "pretrain": (("pretrain",), True),
+    # the union of the bases' corpora (each base then sees only part of what built its vocabulary)
+    "union": (("pretrain", "alt", "other"), False),
+    # exactly the text of the bases on ``pretrain`` (every token seen by them, rare ones rarely)
+    "own": (("pretrain",), False),
+}
 
-    def __init__(self, root: Path, *, vocab_size: int = 512) -> None:
+
+class Zoo:
+    """Builds and caches zoo models under ``root`` (one shared tokenizer per zoo).
+
+    ``vocab`` names how the tokenizer is built (:data:`VOCABS`): real vocabularies sit between a
+    full byte alphabet with unused bytes (a clear cluster of never-trained rows) and one built on
+    exactly the training text (no gap in the sorted embedding norms)."""
+
+    def __init__(self, root: Path, *, vocab_size: int = 512, vocab: str = "pretrain") -> None:
+        if vocab not in VOCABS:
+            raise ValueError(f"unknown zoo vocabulary {vocab!r}")
         self.root = Path(root)
         self.vocab_size = vocab_size
+        self.vocab = vocab
         self._tokenizer: Any = None
         self._ids: dict[str, list[int]] = {}
 
     @property
     def tokenizer(self) -> Any:
-        """The zoo's tokenizer, trained on the pretraining corpus (saved once under root)."""
+        """The zoo's tokenizer, built as ``vocab`` says (saved once under root)."""
         if self._tokenizer is None:
             from transformers import PreTrainedTokenizerFast
 
@@ -251,7 +350,9 @@ class Zoo:
             if (folder / "tokenizer.json").is_file():
                 self._tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
             else:
-                self._tokenizer = train_tokenizer(corpus("pretrain"), self.vocab_size)
+                names, full = VOCABS[self.vocab]
+                text = "\n\n".join(corpus(n) for n in names)
+                self._tokenizer = train_tokenizer(text, self.vocab_size, full_alphabet=full)
                 self._tokenizer.save_pretrained(folder)
         return self._tokenizer
 
@@ -278,6 +379,7 @@ class Zoo:
             else self.token_ids(recipe.corpus)
         )
         train(model, data, steps=recipe.steps, lr=recipe.lr, seed=recipe.seed)
+        reinforce(model, self.tokenizer, steps=recipe.rl_steps, lr=recipe.rl_lr, seed=recipe.seed)
         model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         return folder
